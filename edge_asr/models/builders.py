@@ -1,0 +1,188 @@
+"""Builders with the seed project's signatures and layer sequences."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+from keras import layers
+
+from runtime.lengths import output_length as apply_rule
+from runtime.text import NUM_CLASSES
+
+
+def _finish(
+    inputs: keras.KerasTensor,
+    outputs: keras.KerasTensor,
+    name: str,
+    params: dict[str, Any],
+    convs: list[dict[str, Any]] | None = None,
+    streamable: bool = True,
+) -> keras.Model:
+    """Wrap up a model and attach its metadata (what ``save_model`` writes beside it)."""
+    model = keras.Model(inputs=inputs, outputs=outputs, name=name)
+    attach_metadata(
+        model,
+        {
+            "name": name,
+            "params": params,
+            "output_length": {"layers": convs or []},
+            "streamable": streamable,
+        },
+    )
+    return model
+
+
+def attach_metadata(model: keras.Model, meta: dict[str, Any]) -> None:
+    """Give ``model`` its ``edge_asr`` metadata and an ``output_length(n)`` method."""
+    model.edge_asr = meta
+    rule = meta["output_length"]
+    model.output_length = lambda n: None if n is None else apply_rule(rule, n)
+
+
+def _input(input_dim: int) -> keras.KerasTensor:
+    return keras.Input(shape=(None, input_dim), name="the_input")
+
+
+def _conv_rule(kernel_size: int, conv_stride: int, padding: str) -> dict[str, Any]:
+    return {"kernel": kernel_size, "stride": conv_stride, "padding": padding, "dilation": 1}
+
+
+def simple_rnn_model(input_dim: int, output_dim: int = NUM_CLASSES) -> keras.Model:
+    """Model 0: one GRU straight to the softmax."""
+    x = _input(input_dim)
+    y = layers.GRU(output_dim, return_sequences=True, name="rnn")(x)
+    y = layers.Activation("softmax", name="softmax")(y)
+    return _finish(x, y, "simple_rnn_model", {"input_dim": input_dim, "output_dim": output_dim})
+
+
+def rnn_model(
+    input_dim: int, units: int = 200, activation: str = "tanh", output_dim: int = NUM_CLASSES
+) -> keras.Model:
+    """Model 1: LSTM -> BatchNorm -> TimeDistributed(Dense) -> softmax."""
+    x = _input(input_dim)
+    y = layers.LSTM(units, activation=activation, return_sequences=True, name="rnn")(x)
+    y = layers.BatchNormalization(name="bn_rnn")(y)
+    y = layers.TimeDistributed(layers.Dense(output_dim), name="time_dense")(y)
+    y = layers.Activation("softmax", name="softmax")(y)
+    params = {"input_dim": input_dim, "units": units, "activation": activation}
+    return _finish(x, y, "rnn_model", {**params, "output_dim": output_dim})
+
+
+def cnn_rnn_model(
+    input_dim: int,
+    filters: int = 200,
+    kernel_size: int = 11,
+    conv_stride: int = 2,
+    conv_border_mode: str = "valid",
+    units: int = 200,
+    output_dim: int = NUM_CLASSES,
+) -> keras.Model:
+    """Model 2: Conv1D(relu) -> BN -> SimpleRNN(relu) -> BN -> TimeDistributed(Dense) -> softmax."""
+    x = _input(input_dim)
+    y = layers.Conv1D(
+        filters,
+        kernel_size,
+        strides=conv_stride,
+        padding=conv_border_mode,
+        activation="relu",
+        name="conv1d",
+    )(x)
+    y = layers.BatchNormalization(name="bn_conv_1d")(y)
+    y = layers.SimpleRNN(units, activation="relu", return_sequences=True, name="rnn")(y)
+    y = layers.BatchNormalization(name="bn_rnn")(y)
+    y = layers.TimeDistributed(layers.Dense(output_dim), name="time_dense")(y)
+    y = layers.Activation("softmax", name="softmax")(y)
+    params = {
+        "input_dim": input_dim,
+        "filters": filters,
+        "kernel_size": kernel_size,
+        "conv_stride": conv_stride,
+        "conv_border_mode": conv_border_mode,
+        "units": units,
+        "output_dim": output_dim,
+    }
+    conv = _conv_rule(kernel_size, conv_stride, conv_border_mode)
+    return _finish(x, y, "cnn_rnn_model", params, [conv], conv_border_mode != "same")
+
+
+def deep_rnn_model(
+    input_dim: int, units: int = 200, recur_layers: int = 2, output_dim: int = NUM_CLASSES
+) -> keras.Model:
+    """Model 3: ``recur_layers`` GRUs, each followed by BatchNorm -> TimeDistributed(Dense)."""
+    x = _input(input_dim)
+    y = x
+    for i in range(recur_layers):
+        y = layers.GRU(units, return_sequences=True, name=f"rnn_{i}")(y)
+        y = layers.BatchNormalization(name=f"bn_rnn_{i}")(y)
+    y = layers.TimeDistributed(layers.Dense(output_dim), name="time_dense")(y)
+    y = layers.Activation("softmax", name="softmax")(y)
+    params = {"input_dim": input_dim, "units": units, "recur_layers": recur_layers}
+    return _finish(x, y, "deep_rnn_model", {**params, "output_dim": output_dim})
+
+
+def bidirectional_rnn_model(
+    input_dim: int, units: int = 200, output_dim: int = NUM_CLASSES
+) -> keras.Model:
+    """Model 4: Bidirectional(GRU) -> BN -> TimeDistributed(Dense) -> softmax (not streamable)."""
+    x = _input(input_dim)
+    y = layers.Bidirectional(layers.GRU(units, return_sequences=True), name="bidir_rnn")(x)
+    y = layers.BatchNormalization(name="bn_rnn")(y)
+    y = layers.TimeDistributed(layers.Dense(output_dim), name="time_dense")(y)
+    y = layers.Activation("softmax", name="softmax")(y)
+    params = {"input_dim": input_dim, "units": units, "output_dim": output_dim}
+    return _finish(x, y, "bidirectional_rnn_model", params, streamable=False)
+
+
+def final_model(
+    input_dim: int,
+    filters: int = 200,
+    kernel_size: int = 11,
+    conv_stride: int = 2,
+    units: int = 160,
+    recur_layers: int = 2,
+    dropout: float = 0.2,
+    bidirectional: bool = True,
+    output_dim: int = NUM_CLASSES,
+) -> keras.Model:
+    """Model 5: Conv1D front end (stride 2 halves the frame rate) -> BN -> stacked (Bi)GRUs, each
+    with BN and dropout -> Dense -> softmax.
+
+    ``bidirectional=False`` is the streamable variant (the default deployable model): every
+    layer looks only at the past, and the 'valid' convolution needs ``kernel_size - stride``
+    frames of left context, which the streaming artifact carries.
+    Defaults (161 spectrogram bins): 1.18 M parameters bidirectional, 0.58 M unidirectional.
+    """
+    x = _input(input_dim)
+    y = layers.Conv1D(
+        filters, kernel_size, strides=conv_stride, padding="valid", activation="relu", name="conv1d"
+    )(x)
+    y = layers.BatchNormalization(name="bn_conv_1d")(y)
+    for i in range(recur_layers):
+        gru = layers.GRU(units, return_sequences=True, name=f"rnn_{i}")
+        y = layers.Bidirectional(gru, name=f"bidir_rnn_{i}")(y) if bidirectional else gru(y)
+        y = layers.BatchNormalization(name=f"bn_rnn_{i}")(y)
+        if dropout:
+            y = layers.Dropout(dropout, name=f"dropout_{i}")(y)
+    y = layers.Dense(output_dim, name="dense")(y)
+    y = layers.Activation("softmax", name="softmax")(y)
+    params = {
+        "input_dim": input_dim,
+        "filters": filters,
+        "kernel_size": kernel_size,
+        "conv_stride": conv_stride,
+        "units": units,
+        "recur_layers": recur_layers,
+        "dropout": dropout,
+        "bidirectional": bidirectional,
+        "output_dim": output_dim,
+    }
+    name = "final_model" if bidirectional else "final_model_streaming"
+    conv = _conv_rule(kernel_size, conv_stride, "valid")
+    return _finish(x, y, name, params, [conv], streamable=not bidirectional)
+
+
+def final_model_streaming(input_dim: int, **params: Any) -> keras.Model:
+    """The streamable (unidirectional) ``final_model``: the default deployable model."""
+    defaults = {"units": 256}
+    return final_model(input_dim, **{**defaults, **params, "bidirectional": False})
