@@ -1,0 +1,620 @@
+"""Orchestration of ``edge-asr convert``: every variant in its own child process, then the gate,
+then the bundle.
+
+Why child processes: converters crash hard (the TFLite calibrator segfaults on WHILE-loop RNNs,
+exit 139). A variant runs in its own process (forked from a server that preloaded TensorFlow)
+with a timeout, so a crash or hang costs that one variant, is reported with its signal, and
+leaves nothing behind (artifacts are written atomically; a crashed variant's file and temp files
+are deleted). The child converts and then runs the artifact
+through ``runtime.backends`` on the check set; the parent compares with the eager Keras
+reference, applies the tolerances and moves failures to ``rejected/``.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from runtime.errors import EdgeASRError
+from runtime.fileio import write_json
+
+TFLITE_PRECISIONS = ("fp32", "fp16", "int8-dynamic", "int8-full")
+ONNX_PRECISIONS = ("fp32", "fp16", "int8-dynamic", "int8-static")
+FORMATS = {"tflite": TFLITE_PRECISIONS, "onnx": ONNX_PRECISIONS}
+RECURRENT = ("GRU", "LSTM", "SimpleRNN", "Bidirectional")
+WHILE_INT8_REASON = (
+    "full-integer quantization of a WHILE-loop RNN crashes the TFLite calibrator (segfault, "
+    "exit 139, TF 2.21): only the unrolled streaming graph quantizes fully"
+)
+MAX_STREAM_CALIB_CALLS = 600
+
+
+@dataclass(frozen=True)
+class Target:
+    """One variant: format x precision x offline/streaming."""
+
+    format: str
+    precision: str
+    streaming: bool
+
+    @property
+    def name(self) -> str:
+        return f"{self.format}-{self.precision}" + ("-stream" if self.streaming else "")
+
+    @property
+    def file(self) -> str:
+        return f"model.{self.precision}" + (".stream" if self.streaming else "") + f".{self.format}"
+
+
+ALL_TARGETS = [
+    Target(fmt, precision, streaming)
+    for streaming in (False, True)
+    for fmt, precisions in FORMATS.items()
+    for precision in precisions
+]
+TARGET_NAMES = [t.name for t in ALL_TARGETS]
+GROUPS: dict[str, Callable[[Target], bool]] = {
+    "all": lambda t: True,
+    "offline": lambda t: not t.streaming,
+    "stream": lambda t: t.streaming,
+    "tflite": lambda t: t.format == "tflite",
+    "onnx": lambda t: t.format == "onnx",
+    "fp32": lambda t: t.precision == "fp32",
+}
+
+
+def resolve_targets(items: Sequence[str] | None) -> list[Target]:
+    """Target names or groups (all, offline, stream, tflite, onnx, fp32), comma or space
+    separated; order follows ``ALL_TARGETS``."""
+    words = [w for item in (items or ["all"]) for w in item.replace(",", " ").split()]
+    chosen: set[str] = set()
+    for word in words:
+        if word in GROUPS:
+            chosen.update(t.name for t in ALL_TARGETS if GROUPS[word](t))
+        elif word in TARGET_NAMES:
+            chosen.add(word)
+        else:
+            raise EdgeASRError(
+                f"unknown target {word!r}; choose from {', '.join(TARGET_NAMES)} or a group "
+                f"({', '.join(GROUPS)})"
+            )
+    return [t for t in ALL_TARGETS if t.name in chosen]
+
+
+@dataclass
+class Options:
+    targets: list[Target] = field(default_factory=lambda: list(ALL_TARGETS))
+    chunk: int = 16
+    int8_io: bool = False
+    tolerance: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    timeout: float = 900.0
+    long_seconds: float = 30.0
+    threads: int = 1
+
+
+@dataclass
+class Outcome:
+    """What happened to each requested variant (for the table and the exit code)."""
+
+    artifacts: list[dict[str, Any]] = field(default_factory=list)
+    unavailable: list[dict[str, Any]] = field(default_factory=list)
+    bundle_json: Path | None = None
+
+    @property
+    def failed(self) -> list[str]:
+        bad = [a["name"] for a in self.artifacts if not a["parity"]["passed"]]
+        return bad + [u["name"] for u in self.unavailable if u.get("error")]
+
+
+# --------------------------------------------------------------------------- child process
+
+
+def _limit_tf_threads(threads: int) -> None:
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:  # already initialized in this process
+        pass
+
+
+def _stage(job: dict[str, Any], stage: str) -> None:
+    Path(job["stage"]).write_text(stage)
+
+
+def _load_calibration(path: str, kind: str) -> list[dict[str, np.ndarray]]:
+    """Feeds stored by ``_save_calibration``: kind "offline" or "stream"."""
+    feeds: list[dict[str, np.ndarray]] = []
+    with np.load(path) as data:
+        names = json.loads(str(data[f"{kind}_names"]))
+        for i in range(int(data[f"{kind}_count"])):
+            feeds.append({n: data[f"{kind}_{i}_{j}"] for j, n in enumerate(names)})
+    return feeds
+
+
+#: Fault injection for tests: ``EDGE_ASR_CONVERT_FAULT=NAME`` makes variant NAME's process die
+#: of SIGSEGV halfway through writing its artifact (what a converter crash looks like).
+FAULT_ENV = "EDGE_ASR_CONVERT_FAULT"
+
+
+def _inject_fault(job: dict[str, Any]) -> None:
+    from runtime.fileio import atomic_path
+
+    with atomic_path(job["artifact"]) as tmp:
+        tmp.write_bytes(b"TFL3" + bytes(1000))
+        os.kill(os.getpid(), signal.SIGSEGV)
+
+
+def _produce(job: dict[str, Any], model: Any, work: Path) -> str:
+    """Write the artifact at ``job["artifact"]``; return what was quantized."""
+    from runtime.fileio import write_bytes
+
+    if job.get("fault") == Target(job["format"], job["precision"], job["streaming"]).name:
+        _inject_fault(job)
+
+    target = Target(job["format"], job["precision"], job["streaming"])
+    stream = job["stream"] if target.streaming else None
+    if target.format == "tflite":
+        from converters import tflite_export
+
+        saved = str(work / "saved_model")
+        if stream:
+            tflite_export.streaming_saved_model(model, stream, saved)
+        else:
+            tflite_export.offline_saved_model(model, saved)
+        calib = None
+        if target.precision == "int8-full":
+            calib = _load_calibration(job["calib"], "stream" if stream else "offline")
+        flat = tflite_export.convert(saved, target.precision, calib, job["int8_io"])
+        flat = tflite_export.canonical_io(flat, None if stream else job["min_frames"])
+        write_bytes(job["artifact"], flat)
+        description = tflite_export.QUANTIZED_WEIGHTS[target.precision]
+        if target.precision == "int8-full":
+            io = "int8 I/O" if job["int8_io"] else "float32 I/O (quantize/dequantize inside)"
+            description += f"; {io}"
+        return description
+    from converters.onnx_export import export_onnx
+
+    if target.precision == "fp32":
+        export_onnx(model, job["artifact"], stream=stream)
+        return "nothing (float32)"
+    from converters.onnx_quant import quantize
+
+    fp32 = work / "fp32.onnx"
+    export_onnx(model, fp32, stream=stream)
+    calib = None
+    if target.precision == "int8-static":
+        calib = _load_calibration(job["calib"], "stream" if stream else "offline")
+    return quantize(fp32, job["artifact"], target.precision, calib)
+
+
+def _child(job: dict[str, Any]) -> None:
+    """Entry point of a variant's process: convert, then run the artifact on the check set."""
+    log = os.open(job["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    result: dict[str, Any] = {}
+    try:
+        _stage(job, "loading the model")
+        _limit_tf_threads(job["threads"])
+        from converters.parity import CheckSet, run_artifact
+        from edge_asr.models import load_model
+
+        model = load_model(job["model"])
+        _stage(job, "converting")
+        start = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="edge-asr-variant-") as work:
+            result["quantized_weights"] = _produce(job, model, Path(work))
+        result["conversion_seconds"] = time.perf_counter() - start
+        _stage(job, "running the artifact on the check set")
+        features, n_out = CheckSet.load_features(job["checks"])
+        stream = job["stream"] if job["streaming"] else None
+        posteriors, io = run_artifact(job["artifact"], features, n_out, stream, job["threads"])
+        np.savez(job["posteriors"], *posteriors)
+        result["io"] = io
+    except EdgeASRError as exc:
+        result = {"error": str(exc)}
+    except Exception as exc:  # any converter failure is this variant's, reported by name
+        result = {"error": f"{type(exc).__name__}: {exc}"}
+    write_json(job["result"], result)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0 if "error" not in result else 1)
+
+
+def _describe_exit(code: int | None, stage: str) -> str:
+    if code is None:
+        return f"timed out while {stage}"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"crashed with {name} (exit {128 - code}) while {stage}"
+    return f"exited with code {code} while {stage}"
+
+
+def _log_tail(path: Path, lines: int = 6) -> str:
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    keep = [t for t in text if t.strip() and "oneDNN" not in t and "absl" not in t]
+    return " | ".join(keep[-lines:])
+
+
+#: Modules the fork server imports once, so each variant's process starts in ~0.1 s instead of
+#: re-importing TensorFlow (~5 s). They start no threads at import (checked: TF, Keras); the
+#: interpreters (onnxruntime) are imported by the children themselves.
+PRELOAD = ["tensorflow", "keras", "edge_asr.models", "converters.tflite_export"]
+
+
+def _context() -> Any:
+    """``forkserver`` with TensorFlow preloaded; ``EDGE_ASR_CONVERT_START=spawn`` opts out."""
+    method = os.environ.get("EDGE_ASR_CONVERT_START", "forkserver")
+    ctx = mp.get_context(method)
+    if method == "forkserver":
+        ctx.set_forkserver_preload(PRELOAD)
+    return ctx
+
+
+def run_variant(job: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """Run ``_child`` in a fresh process; the child's result or an ``error`` describing how it
+    died. The artifact file is removed whenever there is an error."""
+    ctx = _context()
+    process = ctx.Process(target=_child, args=(job,), daemon=True)
+    process.start()
+    process.join(timeout)
+    if process.is_alive():
+        process.kill()
+        process.join()
+        code = None
+    else:
+        code = process.exitcode
+    stage_file = Path(job["stage"])
+    stage = stage_file.read_text() if stage_file.exists() else "starting"
+    result_file = Path(job["result"])
+    result = json.loads(result_file.read_text()) if result_file.exists() else None
+    if result is None or (code not in (0, 1)):
+        result = {"error": _describe_exit(code, stage)}
+        tail = _log_tail(Path(job["log"]))
+        if tail:
+            result["log"] = tail
+    if "error" in result:
+        artifact = Path(job["artifact"])
+        artifact.unlink(missing_ok=True)
+        for tmp in artifact.parent.glob(f".{artifact.name}.*.tmp"):  # left by a killed writer
+            tmp.unlink(missing_ok=True)
+    return result
+
+
+# --------------------------------------------------------------------------- parent side
+
+
+@dataclass
+class ModelDir:
+    path: Path
+    meta: dict[str, Any]
+    features: dict[str, Any]
+    labels: dict[str, Any]
+
+    @property
+    def keras_file(self) -> Path:
+        return self.path / "model.keras"
+
+
+def read_model_dir(path: str | os.PathLike) -> ModelDir:
+    """The model directory of docs/formats.md, checked file by file."""
+    from runtime.features import FeatureConfig
+
+    root = Path(path)
+    if not root.is_dir():
+        raise EdgeASRError(f"{root}: no such model directory")
+    docs = {}
+    for name in ("model.json", "features.json", "labels.json"):
+        file = root / name
+        if not file.is_file():
+            raise EdgeASRError(f"{root}: missing {name} (not a model directory of edge-asr train)")
+        try:
+            docs[name] = json.loads(file.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise EdgeASRError(f"{file}: not valid JSON ({exc})") from None
+    if not (root / "model.keras").is_file():
+        raise EdgeASRError(f"{root}: missing model.keras")
+    for key in ("name", "output_length"):
+        if key not in docs["model.json"]:
+            raise EdgeASRError(f"{root / 'model.json'}: missing {key!r}")
+    try:
+        FeatureConfig.from_dict(docs["features.json"])
+    except (TypeError, ValueError, KeyError) as exc:
+        raise EdgeASRError(f"{root / 'features.json'}: bad feature config ({exc})") from None
+    return ModelDir(root, docs["model.json"], docs["features.json"], docs["labels.json"])
+
+
+def load_utterances(
+    manifest: str | os.PathLike, features: dict[str, Any], limit: int, skip: int = 0
+) -> tuple[list[str], list[np.ndarray], list[str]]:
+    """(ids, features, texts) of up to ``limit`` utterances after ``skip``; unreadable audio is
+    skipped with a warning."""
+    from edge_asr.data.audio import load_audio
+    from edge_asr.data.manifest import load_manifest
+    from edge_asr.progress import track
+    from runtime.features import FeatureConfig, extract
+    from runtime.text import normalize_text
+
+    config = FeatureConfig.from_dict(features)
+    utterances = load_manifest(manifest)[skip : skip + limit]
+    names, feats, texts = [], [], []
+    for utt in track(utterances, f"features {Path(manifest).name}"):
+        try:
+            samples = load_audio(utt.path, config.sample_rate)
+        except EdgeASRError as exc:
+            print(f"edge-asr convert: skipped {utt.path}: {exc}", file=sys.stderr)
+            continue
+        names.append(Path(utt.path).name)
+        feats.append(extract(samples, config))
+        texts.append(normalize_text(utt.text))
+    return names, feats, texts
+
+
+def stream_calibration(
+    model: Any, spec: dict[str, Any], features: Sequence[np.ndarray], max_calls: int
+) -> list[dict[str, np.ndarray]]:
+    """Windows + the states the (Keras, unrolled) streaming model really carries at each call:
+    zero states alone would calibrate the state inputs to a range they never see."""
+    import tensorflow as tf
+
+    from converters.streaming import chunk_windows, streaming_twin
+
+    twin = streaming_twin(model, spec)
+    step = tf.function(lambda inputs: twin(inputs, training=False))
+    feeds: list[dict[str, np.ndarray]] = []
+    per_utt = max(1, max_calls // max(1, len(features)))
+    for feats in features:
+        states = [np.zeros(s["shape"], np.float32) for s in spec["states"]]
+        windows = chunk_windows(feats, spec, model.output_length(len(feats)))
+        for k, window in enumerate(windows):
+            feed = {"feats": window[None]}
+            feed.update({s["input"]: v for s, v in zip(spec["states"], states, strict=True)})
+            if k < per_utt:
+                feeds.append(feed)
+            outputs = step([feed["feats"], *states])
+            states = [np.asarray(t) for t in outputs[1:]]
+    return feeds
+
+
+def _save_calibration(
+    path: Path, offline: list[dict[str, np.ndarray]], stream: list[dict[str, np.ndarray]]
+) -> None:
+    arrays: dict[str, Any] = {}
+    for kind, feeds in (("offline", offline), ("stream", stream)):
+        names = list(feeds[0]) if feeds else []
+        arrays[f"{kind}_names"] = np.array(json.dumps(names))
+        arrays[f"{kind}_count"] = np.array(len(feeds))
+        for i, feed in enumerate(feeds):
+            for j, name in enumerate(names):
+                arrays[f"{kind}_{i}_{j}"] = feed[name]
+    np.savez(path, **arrays)
+
+
+def unsupported_reason(
+    target: Target, spec: dict[str, Any] | None, not_streamable: str | None, layer_kinds: set[str]
+) -> tuple[str | None, str | None]:
+    """(reason this variant cannot exist, alternative) or (None, None)."""
+    if target.streaming and spec is None:
+        return f"model is not streamable: {not_streamable}", None
+    if (
+        target.format == "tflite"
+        and target.precision == "int8-full"
+        and not target.streaming
+        and layer_kinds & set(RECURRENT)
+    ):
+        alternative = "tflite-int8-full-stream" if spec is not None else None
+        reason = WHILE_INT8_REASON
+        if alternative is None:
+            reason += "; this model is not streamable, so there is no unrolled graph either"
+        return reason, alternative
+    return None, None
+
+
+def convert_model_dir(
+    model_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    check: tuple[list[str], list[np.ndarray], list[str]],
+    calib: tuple[list[str], list[np.ndarray], list[str]] | None,
+    options: Options,
+    check_sources: dict[str, Any] | None = None,
+) -> Outcome:
+    """Convert, gate and bundle. ``check``/``calib``: (ids, features, texts) already extracted
+    (``load_utterances``)."""
+    from converters import bundle as bundle_io
+    from converters.parity import build_check_set, keras_reference
+    from converters.streaming import not_streamable_reason, stream_spec
+    from edge_asr.models import load_model
+    from edge_asr.progress import make_progress
+    from runtime.fileio import atomic_path, sha256_file
+
+    src = read_model_dir(model_dir)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    old_files = _retire_old_bundle(out)
+    source = out / bundle_io.SOURCE_FILE
+    with atomic_path(source) as tmp:
+        shutil.copyfile(src.keras_file, tmp)
+    model = load_model(source)
+    spec = stream_spec(model, options.chunk)
+    reason = not_streamable_reason(model) if spec is None else None
+
+    step_ms = float(src.features.get("step_ms", 10))
+    checks = build_check_set(model, *check, long_seconds=options.long_seconds, step_ms=step_ms)
+    if not any(checks.texts):
+        raise EdgeASRError("no usable check utterance (all too short or unreadable)")
+    checks.reference = keras_reference(model, checks.features, causal=spec is not None)
+    header = bundle_io.bundle_header(
+        src.meta, src.features, src.labels, sha256_file(source), spec, reason
+    )
+    outcome = Outcome()
+    with tempfile.TemporaryDirectory(prefix="edge-asr-convert-") as tmpdir:
+        session = _Session(model, spec, reason, checks, out, Path(tmpdir), options, outcome)
+        session.prepare(calib)
+        with make_progress() as bar:
+            task = bar.add_task("converting", total=len(options.targets), info="")
+            for target in options.targets:
+                bar.update(task, info=target.name)
+                session.variant(target)
+                bar.advance(task)
+
+    for entry in outcome.artifacts:
+        bundle_io.finalize(out, header, entry)
+    check_info = {
+        "utterances": len(checks.features),
+        "inputs": checks.names,
+        "notes": checks.notes,
+        **(check_sources or {}),
+        "calibration_utterances": session.calibration_utterances,
+        "calibration_stream_windows": session.calibration_windows,
+    }
+    outcome.bundle_json = bundle_io.write_bundle(
+        out, header, outcome.artifacts, outcome.unavailable, check_info
+    )
+    keep = {bundle_io.BUNDLE_FILE, bundle_io.SOURCE_FILE, *(a["file"] for a in outcome.artifacts)}
+    for stale in old_files - keep:
+        (out / stale).unlink(missing_ok=True)
+    return outcome
+
+
+def _retire_old_bundle(out: Path) -> set[str]:
+    """Remove an existing bundle.json first (its hashes are about to go stale) and return the
+    files it listed, deleted at the end unless re-created."""
+    from converters.bundle import BUNDLE_FILE
+
+    old = out / BUNDLE_FILE
+    if not old.is_file():
+        return set()
+    try:
+        doc = json.loads(old.read_text(encoding="utf-8"))
+        files = {a["file"] for a in doc.get("artifacts", []) if a.get("file")}
+    except (json.JSONDecodeError, OSError, KeyError, TypeError, AttributeError):
+        files = set()
+    old.unlink()
+    return files
+
+
+@dataclass
+class _Session:
+    """Shared state of one conversion: the model, its stream spec, the check set, paths."""
+
+    model: Any
+    spec: dict[str, Any] | None
+    reason: str | None
+    checks: Any
+    out: Path
+    work: Path
+    options: Options
+    outcome: Outcome
+    calibration_utterances: int = 0
+    calibration_windows: int = 0
+
+    def prepare(self, calib: tuple[list[str], list[np.ndarray], list[str]] | None) -> None:
+        """Write the check set and calibration feeds for the child processes."""
+        self.checks.save(self.work / "checks.npz")
+        offline: list[dict[str, np.ndarray]] = []
+        stream: list[dict[str, np.ndarray]] = []
+        if any(t.precision in ("int8-full", "int8-static") for t in self.options.targets):
+            usable = [f for f in (calib[1] if calib else []) if self.model.output_length(len(f))]
+            if not usable:
+                raise EdgeASRError("int8-full/int8-static targets need --calib utterances")
+            offline = [{"the_input": f[None].astype(np.float32)} for f in usable]
+            if self.spec is not None:
+                stream = stream_calibration(self.model, self.spec, usable, MAX_STREAM_CALIB_CALLS)
+            self.calibration_utterances = len(usable)
+            self.calibration_windows = len(stream)
+        _save_calibration(self.work / "calib.npz", offline, stream)
+
+    def variant(self, target: Target) -> None:
+        """Convert one variant in a child process, gate it, record the outcome."""
+        from converters.bundle import REJECTED_DIR, artifact_entry
+        from converters.parity import measure, shortest_input, verdict
+        from converters.tolerances import tolerance_for
+
+        kinds = {type(layer).__name__ for layer in self.model.layers}
+        why, alternative = unsupported_reason(target, self.spec, self.reason, kinds)
+        if why:
+            item = {"name": target.name, "reason": why, "error": False}
+            if alternative:
+                item["see"] = alternative
+            self.outcome.unavailable.append(item)
+            return
+        artifact = self.out / target.file
+        rejected = self.out / REJECTED_DIR / target.file
+        rejected.unlink(missing_ok=True)
+        work = self.work
+        job = {
+            "format": target.format,
+            "precision": target.precision,
+            "streaming": target.streaming,
+            "stream": self.spec,
+            "int8_io": self.options.int8_io,
+            "threads": self.options.threads,
+            "model": str(self.out / "source" / "model.keras"),
+            "artifact": str(artifact),
+            "min_frames": shortest_input(self.model.output_length),
+            "checks": str(work / "checks.npz"),
+            "calib": str(work / "calib.npz"),
+            **{k: str(work / f"{target.name}.{k}") for k in ("result", "posteriors", "stage")},
+            "log": str(work / f"{target.name}.log"),
+            # read here, not in the child: the fork server's environment is frozen at its start
+            "fault": os.environ.get(FAULT_ENV),
+        }
+        job["posteriors"] += ".npz"
+        result = run_variant(job, self.options.timeout)
+        if "error" in result:
+            item = {"name": target.name, "reason": result["error"], "error": True}
+            if result.get("log"):
+                item["log"] = result["log"]
+            self.outcome.unavailable.append(item)
+            return
+        with np.load(job["posteriors"]) as data:
+            candidate = [data[f"arr_{i}"] for i in range(len(data.files))]
+        metrics, problems = measure(self.checks.reference, candidate, self.checks.texts)
+        tolerance = tolerance_for(
+            target.name, target.precision, target.streaming, self.options.tolerance
+        )
+        parity = verdict(metrics, problems, tolerance)
+        file = target.file
+        if not parity["passed"]:
+            rejected.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(artifact, rejected)
+            file = f"{REJECTED_DIR}/{target.file}"
+        note = None
+        if target.precision == "int8-full" and self.options.int8_io:
+            note = "int8 I/O: (de)quantize with the recorded scale and zero point"
+        self.outcome.artifacts.append(
+            artifact_entry(
+                target.name,
+                file,
+                target.format,
+                target.precision,
+                target.streaming,
+                result["io"],
+                self.spec,
+                result["quantized_weights"],
+                parity,
+                result["conversion_seconds"],
+                note,
+            )
+        )

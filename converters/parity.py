@@ -1,0 +1,227 @@
+"""The output-match gate: every artifact, run in its real interpreter, against eager Keras.
+
+Keras eager is the truth (a traced Keras 3 model with TimeDistributed and an unknown time axis
+is silently wrong, so the reference must not be traced). The check set is real utterances plus
+edge cases: the shortest input the model accepts (1 frame, or the convolution's kernel when
+``output_length(1) == 0``) and a long input (real utterances' features concatenated to >= 30 s).
+
+Artifacts run through ``runtime.backends`` exactly as a device would (streaming ones chunk by
+chunk with ``runtime.streaming.run_chunked``); the numbers recorded per artifact are max/mean
+absolute posterior difference, greedy-decode agreement, and CER of artifact vs Keras against the
+reference texts. ``converters.tolerances`` decides pass/fail.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from converters.tolerances import check
+
+#: Name prefixes of the synthetic check inputs (no reference text: excluded from CER).
+SHORT_CASE = "edge:shortest"
+LONG_CASE = "edge:long"
+
+
+@dataclass
+class CheckSet:
+    """Inputs of the gate and their Keras reference posteriors."""
+
+    names: list[str]
+    features: list[np.ndarray]
+    texts: list[str | None]
+    reference: list[np.ndarray] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def n_out(self) -> list[int]:
+        return [len(r) for r in self.reference]
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Features and reference as one .npz (handed to the conversion child processes)."""
+        arrays = {f"f{i}": f for i, f in enumerate(self.features)}
+        arrays.update({f"r{i}": r for i, r in enumerate(self.reference)})
+        np.savez(path, count=np.array(len(self.features)), **arrays)
+
+    @staticmethod
+    def load_features(path: str | os.PathLike) -> tuple[list[np.ndarray], list[int]]:
+        with np.load(path) as data:
+            count = int(data["count"])
+            return (
+                [data[f"f{i}"] for i in range(count)],
+                [len(data[f"r{i}"]) for i in range(count)],
+            )
+
+
+def shortest_input(output_length: Any, limit: int = 4096) -> int:
+    """Fewest feature frames that give at least one output frame."""
+    for n in range(1, limit):
+        if output_length(n) >= 1:
+            return n
+    raise ValueError("the model gives no output frame for any input up to {limit} frames")
+
+
+def build_check_set(
+    model: Any,
+    names: Sequence[str],
+    features: Sequence[np.ndarray],
+    texts: Sequence[str],
+    long_seconds: float = 30.0,
+    step_ms: float = 10.0,
+) -> CheckSet:
+    """Real utterances plus the edge cases (see module doc); reference not computed yet."""
+    usable = [i for i, f in enumerate(features) if model.output_length(len(f)) >= 1]
+    dropped = len(features) - len(usable)
+    checks = CheckSet(
+        [names[i] for i in usable], [features[i] for i in usable], [texts[i] for i in usable]
+    )
+    if dropped:
+        checks.notes.append(f"{dropped} utterance(s) shorter than the model's shortest input")
+    if not usable:
+        return checks
+    shortest = shortest_input(model.output_length)
+    if shortest > 1:
+        checks.notes.append(
+            f"1-frame input skipped: output_length(1) = 0; shortest input is {shortest} frames"
+        )
+    longest = max(checks.features, key=len)
+    if len(longest) >= shortest:
+        checks.names.append(f"{SHORT_CASE}({shortest} frames)")
+        checks.features.append(np.ascontiguousarray(longest[:shortest]))
+        checks.texts.append(None)
+    if long_seconds > 0:
+        target = round(long_seconds * 1000 / step_ms)
+        parts, words, total, i = [], [], 0, 0
+        while total < target:
+            feats = checks.features[i % len(usable)]
+            parts.append(feats)
+            words.append(checks.texts[i % len(usable)])
+            total += len(feats)
+            i += 1
+        checks.names.append(f"{LONG_CASE}({total} frames, {i} utterances)")
+        checks.features.append(np.concatenate(parts).astype(np.float32))
+        checks.texts.append(" ".join(w for w in words if w))
+    return checks
+
+
+def keras_reference(
+    model: Any, features: Sequence[np.ndarray], causal: bool = False, batch_size: int = 64
+) -> list[np.ndarray]:
+    """Eager Keras posteriors ``(output_length(T), C)`` of each utterance at its own length.
+
+    Eager RNNs cost a Python step per frame whatever the batch, so a ``causal`` model (every
+    layer looks back only: zero frames appended at the end change none of the first
+    ``output_length(T)`` outputs) runs length-sorted, zero-padded batches; other models run one
+    utterance per call.
+    """
+    out: list[np.ndarray | None] = [None] * len(features)
+    order = sorted(range(len(features)), key=lambda i: len(features[i]))
+    size = batch_size if causal else 1
+    for start in range(0, len(order), size):
+        group = order[start : start + size]
+        longest = max(len(features[i]) for i in group)
+        batch = np.zeros((len(group), longest, features[group[0]].shape[-1]), np.float32)
+        for row, i in enumerate(group):
+            batch[row, : len(features[i])] = features[i]
+        probs = np.asarray(model(batch, training=False), np.float32)
+        for row, i in enumerate(group):
+            out[i] = probs[row, : model.output_length(len(features[i]))]
+    return out  # type: ignore[return-value]
+
+
+def run_artifact(
+    path: str | os.PathLike,
+    features: Sequence[np.ndarray],
+    n_out: Sequence[int],
+    stream: dict[str, Any] | None = None,
+    threads: int = 1,
+) -> tuple[list[np.ndarray], dict[str, Any]]:
+    """Posteriors of an artifact in its real interpreter (chunk by chunk for streaming ones)
+    and its tensor infos ``{"inputs": [...], "outputs": [...]}`` as the runtime sees them."""
+    from runtime.backends import open_backend
+    from runtime.streaming import run_chunked
+
+    backend = open_backend(path, threads=threads)
+    posteriors = []
+    for feats, n in zip(features, n_out, strict=True):
+        if stream is not None:
+            posteriors.append(run_chunked(backend, stream, feats, n))
+        else:
+            name = backend.input_names[0]
+            out = backend.run({name: np.asarray(feats, np.float32)[None]})
+            posteriors.append(out[backend.output_names[0]][0])
+    return posteriors, {"inputs": backend.inputs, "outputs": backend.outputs}
+
+
+def measure(
+    reference: Sequence[np.ndarray], candidate: Sequence[np.ndarray], texts: Sequence[str | None]
+) -> tuple[dict[str, Any], list[str]]:
+    """Parity numbers of ``candidate`` vs ``reference`` posteriors, and structural problems
+    (frame-count or class-count mismatches: a wrong graph, never within tolerance)."""
+    from edge_asr.inference import greedy_texts
+    from edge_asr.metrics import cer
+
+    problems = []
+    max_diff, abs_sum, count = 0.0, 0.0, 0
+    for i, (ref, got) in enumerate(zip(reference, candidate, strict=True)):
+        if ref.shape != got.shape:
+            problems.append(f"utterance {i}: artifact gave {got.shape}, Keras {ref.shape}")
+            continue
+        if ref.size:
+            diff = np.abs(ref.astype(np.float64) - got.astype(np.float64))
+            if not np.all(np.isfinite(diff)):
+                problems.append(f"utterance {i}: non-finite posteriors")
+                continue
+            max_diff = max(max_diff, float(diff.max()))
+            abs_sum += float(diff.sum())
+            count += diff.size
+    ref_texts = greedy_texts(reference)
+    got_texts = [
+        t if p.shape == r.shape else ""
+        for t, p, r in zip(greedy_texts(candidate), candidate, reference, strict=True)
+    ]
+    agree = sum(a == b for a, b in zip(ref_texts, got_texts, strict=True))
+    scored = [i for i, t in enumerate(texts) if t]
+    refs = [texts[i] for i in scored]
+    metrics: dict[str, Any] = {
+        "max_abs_diff": max_diff,
+        "mean_abs_diff": abs_sum / count if count else 0.0,
+        "decode_agreement": agree / len(reference) if len(reference) else 0.0,
+        "cer": None,
+        "reference_cer": None,
+        "delta_cer": None,
+        "utterances": len(reference),
+    }
+    if scored:
+        metrics["cer"] = cer(refs, [got_texts[i] for i in scored])
+        metrics["reference_cer"] = cer(refs, [ref_texts[i] for i in scored])
+        metrics["delta_cer"] = metrics["cer"] - metrics["reference_cer"]
+    return metrics, problems
+
+
+def verdict(
+    metrics: dict[str, Any], problems: list[str], tolerance: dict[str, float]
+) -> dict[str, Any]:
+    """The bundle's ``parity`` block: metrics, tolerance, passed, and why not."""
+    failures = problems + check(metrics, tolerance)
+    parity = {"passed": not failures, **metrics, "tolerance": tolerance}
+    if failures:
+        parity["failures"] = failures
+    return parity
+
+
+def gate_artifact(
+    path: str | os.PathLike,
+    checks: CheckSet,
+    tolerance: dict[str, float],
+    stream: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Run one artifact on the check set and return its ``parity`` block (in-process; the
+    convert command does the same across a process boundary)."""
+    candidate, _ = run_artifact(path, checks.features, checks.n_out, stream)
+    metrics, problems = measure(checks.reference, candidate, checks.texts)
+    return verdict(metrics, problems, tolerance)

@@ -1,0 +1,114 @@
+"""``edge-asr demo``: the main job on the built-in corpus, end to end.
+
+corpus -> train the default deployable model -> convert to every variant behind the gate ->
+validate on the test split -> transcribe two test files with the smallest passing artifact.
+Each step runs through the same sub-commands a user would type (dispatched by name, so this
+module imports no converter code) and is skipped when its output already exists, unless
+``--fresh``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from runtime.errors import EdgeASRError
+
+
+@dataclass(frozen=True)
+class Plan:
+    hours: float
+    train_minutes: float
+    epochs: int
+    targets: str  # "all" or a comma list
+    check_utterances: int
+    model_params: tuple[str, ...] = ()
+
+
+FULL = Plan(hours=1.0, train_minutes=9.0, epochs=200, targets="all", check_utterances=60)
+QUICK = Plan(
+    hours=0.03,
+    train_minutes=1.0,
+    epochs=2,
+    targets="tflite-fp32,tflite-int8-dynamic,onnx-fp32,onnx-int8-dynamic",
+    check_utterances=8,
+    model_params=("units=32", "filters=32"),
+)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="corpus -> train -> convert -> validate -> transcribe")
+    p.add_argument("--workdir", default="demo", help="where everything goes (default demo/)")
+    p.add_argument("--quick", action="store_true", help="tiny corpus, 1-2 epochs, few variants")
+    p.add_argument("--fresh", action="store_true", help="rebuild every step from scratch")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=run)
+
+
+def _step(title: str) -> float:
+    from edge_asr.progress import console
+
+    console.rule(f"[bold cyan]{title}")
+    return time.perf_counter()
+
+
+def _call(argv: list[str]) -> None:
+    from edge_asr.cli import main
+
+    code = main(argv)
+    if code:
+        raise EdgeASRError(f"step `edge-asr {' '.join(argv)}` failed (exit {code})")
+
+
+def run(args: argparse.Namespace) -> int:
+    plan = QUICK if args.quick else FULL
+    work = Path(args.workdir)
+    corpus, model, bundle, report = (work / d for d in ("corpus", "model", "bundle", "report"))
+    if args.fresh and work.exists():
+        shutil.rmtree(work)
+    start = time.perf_counter()
+
+    _step(f"1/5 corpus: {plan.hours} h of synthesized speech -> {corpus}")
+    _call(["corpus", "--out", str(corpus), "--hours", str(plan.hours), "--seed", str(args.seed)])
+
+    _step(f"2/5 train final_model_streaming for up to {plan.train_minutes} min -> {model}")
+    if (model / "model.keras").is_file() and (model / "model.json").is_file():
+        print(f"reusing {model} (use --fresh to retrain)")
+    else:
+        argv = ["train", "--model", "final_model_streaming", "--out", str(model)]
+        argv += ["--train", str(corpus / "train.jsonl"), "--valid", str(corpus / "valid.jsonl")]
+        argv += ["--minutes", str(plan.train_minutes), "--epochs", str(plan.epochs)]
+        argv += ["--seed", str(args.seed)]
+        for param in plan.model_params:
+            argv += ["--param", param]
+        _call(argv)
+
+    _step(f"3/5 convert to {plan.targets} behind the output-match gate -> {bundle}")
+    if (bundle / "bundle.json").is_file():
+        print(f"reusing {bundle} (use --fresh to reconvert)")
+    else:
+        valid = str(corpus / "valid.jsonl")
+        argv = ["convert", str(model), "--out", str(bundle), "--calib", valid, "--check", valid]
+        argv += ["--targets", plan.targets, "--check-utterances", str(plan.check_utterances)]
+        _call(argv)
+
+    _step(f"4/5 validate every artifact on the test split -> {report}")
+    test = corpus / "test.jsonl"
+    _call(["validate", str(bundle), "--manifest", str(test), "--out", str(report)])
+
+    _step("5/5 transcribe two test files with the smallest passing artifact")
+    rows = [json.loads(line) for line in test.read_text().splitlines()[:2]]
+    files = [str((test.parent / r["audio_filepath"]).resolve()) for r in rows]
+    for r in rows:
+        print(f"reference: {r['text']}")
+    _call(["transcribe", str(bundle), *files])
+
+    minutes = (time.perf_counter() - start) / 60
+    print(f"\ndone in {minutes:.1f} min")
+    print(f"model:  {model}\nbundle: {bundle / 'bundle.json'}")
+    print(f"report: {report / 'report.md'}\nplot:   {report / 'cer_vs_size.png'}")
+    return 0

@@ -1,0 +1,237 @@
+"""WAV input/output and resampling in numpy alone (a device installs no scipy or soundfile).
+
+``read_audio`` parses RIFF itself because the stdlib ``wave`` module rejects IEEE-float and
+WAVE_FORMAT_EXTENSIBLE files, which is what most recorders and editors write. Supported: PCM
+8 (unsigned), 16, 24 and 32-bit, IEEE float 32/64-bit, any channel count (averaged to mono), any
+sample rate (resampled). A data chunk that declares more bytes than the file holds (a recording
+cut short) is read up to the last whole frame; a file with no whole frame is an error. Float
+samples outside [-1, 1] are clipped; NaN or Inf is an error.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import wave
+from functools import lru_cache
+from math import gcd
+from pathlib import Path
+
+import numpy as np
+
+from runtime.errors import EdgeASRError
+from runtime.fileio import atomic_path
+
+__all__ = ["AudioError", "pcm16_to_float", "read_audio", "resample", "write_wav"]
+
+_PCM, _FLOAT, _EXTENSIBLE = 0x0001, 0x0003, 0xFFFE
+_NOT_WAV = "not a WAV file (use edge_asr.data.audio for FLAC/OGG)"
+_BLOCK_ROWS = 1024  # polyphase rows per matrix product: bounds memory on long audio
+
+
+class AudioError(EdgeASRError):
+    """Audio that cannot be read or written: missing, not a WAV, truncated, unsupported."""
+
+
+# ------------------------------------------------------------------------------------ reading
+def _sniff(head: bytes) -> str:
+    """Name what a non-WAV file looks like, for the error message."""
+    for magic, name in (
+        (b"fLaC", "FLAC"),
+        (b"OggS", "OGG"),
+        (b"ID3", "MP3"),
+        (b"RF64", "RF64"),
+        (b"FORM", "AIFF"),
+    ):
+        if head.startswith(magic):
+            return f" (looks like {name})"
+    return ""
+
+
+def _parse_wav(data: bytes, name: str) -> tuple[int, int, int, int, memoryview]:
+    """Return (format, channels, rate, bits, sample bytes) of a RIFF/WAVE image."""
+    if len(data) < 12:
+        if data[:4] == b"RIFF":
+            raise AudioError(f"{name}: truncated WAV header ({len(data)} bytes)")
+        raise AudioError(f"{name}: {_NOT_WAV}{_sniff(data)}")
+    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        raise AudioError(f"{name}: {_NOT_WAV}{_sniff(data)}")
+    fmt = None
+    pos = 12
+    while pos + 8 <= len(data):
+        chunk_id = data[pos : pos + 4]
+        (size,) = struct.unpack_from("<I", data, pos + 4)
+        body = pos + 8
+        if chunk_id == b"fmt ":
+            if size < 16 or body + 16 > len(data):
+                raise AudioError(f"{name}: truncated WAV header (fmt chunk of {size} bytes)")
+            code, channels, rate, _, block_align, bits = struct.unpack_from("<HHIIHH", data, body)
+            if code == _EXTENSIBLE:
+                if size < 40 or body + 40 > len(data):
+                    raise AudioError(f"{name}: truncated WAV header (extensible fmt chunk)")
+                (code,) = struct.unpack_from("<H", data, body + 24)  # SubFormat GUID's first field
+            fmt = (code, channels, rate, bits, block_align)
+        elif chunk_id == b"data":
+            if fmt is None:
+                raise AudioError(f"{name}: malformed WAV (data chunk before fmt chunk)")
+            code, channels, rate, bits, block_align = fmt
+            if size == 0xFFFFFFFF:  # streamed WAV whose writer never learned the length
+                size = len(data) - body
+            return code, channels, rate, bits, memoryview(data)[body : min(body + size, len(data))]
+        pos = body + size + (size & 1)  # chunks are word-aligned
+    if fmt is None:
+        raise AudioError(f"{name}: truncated WAV header (no fmt chunk)")
+    raise AudioError(f"{name}: truncated WAV header (no data chunk)")
+
+
+def _decode(code: int, bits: int, raw: memoryview, name: str) -> np.ndarray:
+    """Interleaved samples as float64 in [-1, 1]."""
+    if code == _PCM:
+        if bits == 8:
+            return (np.frombuffer(raw, dtype=np.uint8).astype(np.float64) - 128.0) / 128.0
+        if bits == 16:
+            return np.frombuffer(raw, dtype="<i2") / 32768.0
+        if bits == 24:
+            b = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3).astype(np.int32)
+            v = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
+            v = np.where(v >= 1 << 23, v - (1 << 24), v)
+            return v / float(1 << 23)
+        if bits == 32:
+            return np.frombuffer(raw, dtype="<i4") / float(1 << 31)
+        raise AudioError(f"{name}: unsupported PCM bit depth {bits} (use 8, 16, 24 or 32)")
+    if code == _FLOAT:
+        if bits not in (32, 64):
+            raise AudioError(f"{name}: unsupported float bit depth {bits} (use 32 or 64)")
+        x = np.frombuffer(raw, dtype="<f4" if bits == 32 else "<f8").astype(np.float64)
+        if not np.all(np.isfinite(x)):
+            raise AudioError(f"{name}: float WAV contains NaN or Inf samples")
+        return np.clip(x, -1.0, 1.0)
+    raise AudioError(
+        f"{name}: unsupported WAV format code {code:#06x} (use PCM (1) or IEEE float (3))"
+    )
+
+
+def read_audio(path: str | os.PathLike, target_rate: int = 16000) -> np.ndarray:
+    """Read a WAV file as mono float32 in [-1, 1] at ``target_rate`` Hz."""
+    name = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise AudioError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise AudioError(f"{name}: is a directory, not a WAV file") from None
+    except OSError as exc:
+        raise AudioError(f"{name}: cannot read ({exc.strerror or exc})") from None
+    code, channels, rate, bits, raw = _parse_wav(data, name)
+    if channels < 1:
+        raise AudioError(f"{name}: WAV declares {channels} channels")
+    if rate < 1:
+        raise AudioError(f"{name}: WAV declares a sample rate of {rate} Hz")
+    if bits < 1 or bits % 8:
+        raise AudioError(f"{name}: unsupported bit depth {bits}")
+    frame_bytes = channels * bits // 8
+    usable = len(raw) - len(raw) % frame_bytes  # a cut-short recording: keep whole frames
+    if usable == 0:
+        raise AudioError(f"{name}: WAV has no audio samples")
+    x = _decode(code, bits, raw[:usable], name)
+    if channels > 1:
+        x = x.reshape(-1, channels).mean(axis=1)
+    if rate != target_rate:
+        return resample(x, rate, target_rate)
+    return x.astype(np.float32)
+
+
+def pcm16_to_float(data: bytes) -> np.ndarray:
+    """Raw signed 16-bit little-endian mono PCM (e.g. ``arecord -f S16_LE``) as float32."""
+    if len(data) % 2:
+        raise AudioError(f"raw S16_LE audio must have an even number of bytes, got {len(data)}")
+    return (np.frombuffer(data, dtype="<i2") / np.float32(32768.0)).astype(np.float32)
+
+
+# ------------------------------------------------------------------------------------ writing
+def write_wav(path: str | os.PathLike, samples: np.ndarray, rate: int) -> None:
+    """Write mono 16-bit PCM atomically; samples are floats in [-1, 1] (clipped)."""
+    x = np.asarray(samples, dtype=np.float64)
+    if x.ndim != 1:
+        raise AudioError(f"{path}: write_wav takes mono 1-D samples, got shape {x.shape}")
+    if len(x) == 0:
+        raise AudioError(f"{path}: refusing to write a WAV with no samples")
+    if not np.all(np.isfinite(x)):
+        raise AudioError(f"{path}: samples contain NaN or Inf")
+    if int(rate) != rate or rate < 1:
+        raise AudioError(f"{path}: invalid sample rate {rate!r}")
+    pcm = np.round(np.clip(x, -1.0, 1.0) * 32767.0).astype("<i2")
+    with atomic_path(path) as tmp, wave.open(str(tmp), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(int(rate))
+        w.writeframes(pcm.tobytes())
+
+
+# ------------------------------------------------------------------------------------ resampling
+@lru_cache(maxsize=16)
+def _polyphase_matrix(up: int, down: int) -> tuple[np.ndarray, int]:
+    """Dense (taps x up) matrix G with y[q*up + r] = sum_s x[q*down + s + s0] * G[s, r].
+
+    The prototype is a Kaiser-windowed sinc (60 dB stopband, beta 5.65) whose stopband starts at
+    the lower Nyquist and whose passband is flat to 90% of it, so nothing above the new Nyquist
+    aliases by more than -60 dB. Grouping outputs by phase turns the polyphase filter into one
+    BLAS matrix product per block, which is what makes it fast in plain numpy.
+    """
+    max_rate = max(up, down)
+    cutoff = 0.95 / max_rate  # fraction of the upsampled Nyquist (half-amplitude point)
+    transition = 0.1 / max_rate
+    atten = 60.0
+    beta = 0.1102 * (atten - 8.7)
+    half_len = int(np.ceil((atten - 7.95) / (2.285 * np.pi * transition) / 2))
+    m = np.arange(-half_len, half_len + 1, dtype=np.float64)
+    h = cutoff * np.sinc(cutoff * m) * np.kaiser(2 * half_len + 1, beta)
+    h *= up / h.sum()  # unit DC gain after zero-stuffing by `up`
+    s0 = -((half_len) // up)  # = ceil(-half_len / up)
+    s_max = ((up - 1) * down + half_len) // up
+    s = np.arange(s0, s_max + 1)[:, None]
+    r = np.arange(up)[None, :]
+    idx = r * down + half_len - s * up
+    valid = (idx >= 0) & (idx < len(h))
+    g = np.where(valid, h[np.clip(idx, 0, len(h) - 1)], 0.0).astype(np.float32)
+    g.setflags(write=False)
+    return g, int(s0)
+
+
+def resample(samples: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
+    """Band-limited rational resampling (like ``scipy.signal.resample_poly``), float32 out.
+
+    Output has ``ceil(len * dst / src)`` samples aligned with the input (sample 0 at time 0);
+    the signal is taken as zero outside the given samples.
+    """
+    x = np.asarray(samples, dtype=np.float32)
+    if x.ndim != 1:
+        raise AudioError(f"resample takes 1-D samples, got shape {x.shape}")
+    if int(src_rate) != src_rate or int(dst_rate) != dst_rate or src_rate < 1 or dst_rate < 1:
+        raise AudioError(f"invalid resampling rates {src_rate!r} -> {dst_rate!r}")
+    src_rate, dst_rate = int(src_rate), int(dst_rate)
+    if src_rate == dst_rate or len(x) == 0:
+        return x.copy()
+    g = gcd(src_rate, dst_rate)
+    up, down = dst_rate // g, src_rate // g
+    mat, s0 = _polyphase_matrix(up, down)
+    taps = mat.shape[0]
+    n_out = -(-len(x) * up // down)
+    rows = -(-n_out // up)
+    padded = np.zeros((rows - 1) * down + taps, dtype=np.float32)
+    lo = -s0
+    hi = min(len(padded), lo + len(x))
+    padded[lo:hi] = x[: hi - lo]
+    out = np.empty((rows, up), dtype=np.float32)
+    stride = padded.strides[0]
+    for start in range(0, rows, _BLOCK_ROWS):
+        stop = min(rows, start + _BLOCK_ROWS)
+        view = np.lib.stride_tricks.as_strided(
+            padded[start * down :],
+            shape=(stop - start, taps),
+            strides=(stride * down, stride),
+            writeable=False,
+        )
+        # A contiguous copy lets BLAS take the product (overlapping rows are 10x slower).
+        np.matmul(np.ascontiguousarray(view), mat, out=out[start:stop])
+    return out.reshape(-1)[:n_out]

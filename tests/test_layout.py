@@ -1,0 +1,63 @@
+"""The import arrows: runtime imports nothing heavy; edge_asr never imports converters."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+HEAVY = ("tensorflow", "keras", "tf_keras", "tf2onnx", "onnx", "edge_asr", "converters")
+
+
+def _imports(package: str) -> set[tuple[str, str]]:
+    found = set()
+    for file in (ROOT / package).rglob("*.py"):
+        for node in ast.walk(ast.parse(file.read_text(), str(file))):
+            if isinstance(node, ast.Import):
+                found |= {(str(file.relative_to(ROOT)), a.name.split(".")[0]) for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found.add((str(file.relative_to(ROOT)), node.module.split(".")[0]))
+    return found
+
+
+def test_runtime_source_imports_no_heavy_package():
+    bad = {(f, m) for f, m in _imports("runtime") if m in HEAVY}
+    assert not bad, f"runtime/ must stay numpy + interpreter only: {sorted(bad)}"
+
+
+def test_edge_asr_never_imports_converters():
+    bad = {(f, m) for f, m in _imports("edge_asr") if m == "converters"}
+    assert not bad, sorted(bad)
+
+
+def _modules_after(code: str) -> list[str]:
+    probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_importing_runtime_loads_no_tensorflow():
+    code = (
+        "import runtime, runtime.audio, runtime.features, runtime.text, runtime.decoding, "
+        "runtime.lm, runtime.bundle, runtime.backends, runtime.streaming, runtime.recognizer, "
+        "runtime.cli, runtime.batch\nfrom runtime import Recognizer, StreamingRecognizer"
+    )
+    mods = _modules_after(code)
+    heavy = [m for m in mods if m.split(".")[0] in ("tensorflow", "keras", "tf_keras")]
+    assert not heavy, heavy[:5]
+
+
+def test_cli_help_and_transcribe_parser_load_no_tensorflow():
+    code = (
+        "from edge_asr.cli import build_parser\n"
+        "p = build_parser()\n"
+        "p.parse_args(['transcribe', 'bundle', 'a.wav'])"
+    )
+    mods = _modules_after(code)
+    heavy = [m for m in mods if m.split(".")[0] in ("tensorflow", "keras", "tf_keras")]
+    assert not heavy, heavy[:5]
