@@ -27,6 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from edge_asr.metrics import cer  # noqa: E402
 from runtime.decoding import (  # noqa: E402
     beam_search,
     greedy_decode,
@@ -36,6 +37,10 @@ from runtime.decoding import (  # noqa: E402
 from runtime.text import BLANK, NUM_CLASSES, SYMBOLS, int_to_text, text_to_int  # noqa: E402
 
 FRAME_SECONDS = 0.02  # 10 ms features x stride 2 (the seed's final model)
+
+
+def normalized(text: str) -> str:
+    return " ".join(int_to_text(text_to_int(text)).split())
 
 
 # ------------------------------------------------------------------------ posteriors: model
@@ -144,10 +149,8 @@ def main() -> int:
 
     t_ours = t_theirs = t_greedy = 0.0
     agree = ours_better = theirs_better = 0
-    errors_ours = errors_theirs = errors_greedy = chars = 0
-    import editdistance
-
-    for lp, ref in zip(log_probs, texts, strict=True):
+    hyps: dict[str, list[str]] = {"ours": [], "theirs": [], "greedy": []}
+    for lp in log_probs:
         t0 = time.perf_counter()
         ours = " ".join(int_to_text(beam_search(lp, args.beam, **opts)).split())
         t1 = time.perf_counter()
@@ -162,11 +165,8 @@ def main() -> int:
             ours_better += 1
         else:
             theirs_better += 1
-        ref_n = " ".join(int_to_text(text_to_int(ref)).split())
-        chars += len(ref_n)
-        errors_ours += editdistance.eval(ours, ref_n)
-        errors_theirs += editdistance.eval(theirs, ref_n)
-        errors_greedy += editdistance.eval(greedy, ref_n)
+        for name, hyp in (("ours", ours), ("theirs", theirs), ("greedy", greedy)):
+            hyps[name].append(hyp)
 
     n = len(log_probs)
     frames = sum(len(lp) for lp in log_probs)
@@ -180,9 +180,11 @@ def main() -> int:
         f"agreement:    {agree}/{n} same text ({100 * agree / n:.1f}%); where they differ, the "
         f"more probable text (exact CTC): ours {ours_better}, pyctcdecode {theirs_better}"
     )
+    refs = [normalized(t) for t in texts]
+    c = {name: 100 * cer(refs, h) for name, h in hyps.items()}
     print(
-        f"CER vs truth: ours {100 * errors_ours / chars:.2f}%, pyctcdecode "
-        f"{100 * errors_theirs / chars:.2f}%, greedy {100 * errors_greedy / chars:.2f}%"
+        f"CER vs truth: ours {c['ours']:.2f}%, pyctcdecode {c['theirs']:.2f}%, "
+        f"greedy {c['greedy']:.2f}%"
     )
     ms = {k: 1000 * v / n for k, v in (("o", t_ours), ("t", t_theirs), ("g", t_greedy))}
     print(
@@ -198,8 +200,6 @@ def main() -> int:
 
 def lm_line(log_probs: list, texts: list[str], args: argparse.Namespace, opts: dict) -> None:
     """Ours with a word 3-gram LM (pyctcdecode would need KenLM): cost and CER change."""
-    import editdistance
-
     from runtime.lm import ArpaLM, build_arpa
 
     train = ROOT / "demo" / "corpus" / "train.jsonl"
@@ -215,18 +215,16 @@ def lm_line(log_probs: list, texts: list[str], args: argparse.Namespace, opts: d
     sentences = [s for s in sentences if " ".join(s.split()) not in test_set]
     lm = ArpaLM.from_text(build_arpa(sentences, order=3))
     elapsed = 0.0
-    errors = chars = 0
-    for lp, ref in zip(log_probs, texts, strict=True):
+    hyps = []
+    for lp in log_probs:
         t0 = time.perf_counter()
         out = beam_search(lp, args.beam, lm=lm, alpha=0.5, beta=1.0, **opts)
         elapsed += time.perf_counter() - t0
-        ref_n = " ".join(int_to_text(text_to_int(ref)).split())
-        errors += editdistance.eval(" ".join(int_to_text(out).split()), ref_n)
-        chars += len(ref_n)
+        hyps.append(" ".join(int_to_text(out).split()))
     print(
         f"with LM:      ours + 3-gram LM of {origin} ({len(sentences)} sentences, test ones "
         f"removed): {1000 * elapsed / len(log_probs):.2f} ms/utterance, "
-        f"CER {100 * errors / chars:.2f}%"
+        f"CER {100 * cer([normalized(t) for t in texts], hyps):.2f}%"
     )
 
 

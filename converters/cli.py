@@ -46,7 +46,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--check-count", type=int, default=40, help="check utterances (default 40)")
     p.add_argument("--calib-count", type=int, default=50, help="calibration utterances (50)")
-    p.add_argument("--chunk", type=int, default=16, help="streaming chunk in feature frames (16)")
+    p.add_argument(
+        "--chunk",
+        type=int,
+        help="streaming chunk in feature frames (default 16, rounded up to the model's stride)",
+    )
     p.add_argument(
         "--int8-io", action="store_true", help="int8 inputs/outputs for tflite-int8-full variants"
     )
@@ -85,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
     )
     for flag in ("check_count", "calib_count", "chunk", "threads"):
-        if getattr(args, flag) < 1:
+        if getattr(args, flag) is not None and getattr(args, flag) < 1:
             raise EdgeASRError(f"--{flag.replace('_', '-')} must be at least 1")
     src = read_model_dir(args.model_dir)
 
@@ -96,17 +100,22 @@ def run(args: argparse.Namespace) -> int:
     if not check[1]:
         raise EdgeASRError(f"{args.check}: no readable utterance")
     calib_manifest = args.calib or args.check
-    skip = args.check_count if args.calib is None else 0
-    if args.calib is None:
-        print(
-            f"edge-asr convert: calibrating on {args.check} rows after the check rows "
-            "(give --calib for a separate set)",
-            file=sys.stderr,
-        )
-    calib = load_utterances(calib_manifest, src.features, args.calib_count, skip=skip)
+    calib = None
+    if any(t.precision in ("int8-full", "int8-static") for t in options.targets):
+        skip = args.check_count if args.calib is None else 0
+        if args.calib is None:
+            print(
+                f"edge-asr convert: calibrating on {args.check} rows after the check rows "
+                "(give --calib for a separate set)",
+                file=sys.stderr,
+            )
+        calib = load_utterances(calib_manifest, src.features, args.calib_count, skip=skip)
     sources = {"check_manifest": str(args.check), "calibration_manifest": str(calib_manifest)}
     outcome = convert_model_dir(args.model_dir, args.out, check, calib, options, sources)
     print_table(outcome)
+    model = outcome.header["model"]
+    if not model["streamable"]:
+        print(f"model {model['name']} is not streamable: {model['not_streamable_reason']}")
     print(f"bundle: {outcome.bundle_json}")
     if outcome.failed:
         for line in failure_lines(outcome):
@@ -165,6 +174,8 @@ def print_table(outcome: Any) -> None:
         status = "[red]CRASH" if item.get("error") else "[yellow]n/a"
         table.add_row(item["name"], "-", "-", "-", "-", "-", "-", status)
     console = Console()
+    if not console.is_terminal:  # logs and pipes: don't squeeze variant names into 80 columns
+        console = Console(width=120)
     console.print(table)
     for item in outcome.unavailable:
         see = f" (see {item['see']})" if item.get("see") else ""

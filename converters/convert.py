@@ -20,6 +20,7 @@ import signal
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,7 +97,7 @@ def resolve_targets(items: Sequence[str] | None) -> list[Target]:
 @dataclass
 class Options:
     targets: list[Target] = field(default_factory=lambda: list(ALL_TARGETS))
-    chunk: int = 16
+    chunk: int | None = None  # None: 16 feature frames, rounded up to the model's total stride
     int8_io: bool = False
     tolerance: dict[str, dict[str, float | None]] = field(default_factory=dict)
     timeout: float = 900.0
@@ -110,6 +111,7 @@ class Outcome:
 
     artifacts: list[dict[str, Any]] = field(default_factory=list)
     unavailable: list[dict[str, Any]] = field(default_factory=list)
+    header: dict[str, Any] = field(default_factory=dict)
     bundle_json: Path | None = None
 
     @property
@@ -162,10 +164,9 @@ def _produce(job: dict[str, Any], model: Any, work: Path) -> str:
     """Write the artifact at ``job["artifact"]``; return what was quantized."""
     from runtime.fileio import write_bytes
 
-    if job.get("fault") == Target(job["format"], job["precision"], job["streaming"]).name:
-        _inject_fault(job)
-
     target = Target(job["format"], job["precision"], job["streaming"])
+    if job.get("fault") == target.name:
+        _inject_fault(job)
     stream = job["stream"] if target.streaming else None
     if target.format == "tflite":
         from converters import tflite_export
@@ -217,8 +218,10 @@ def _child(job: dict[str, Any]) -> None:
         model = load_model(job["model"])
         _stage(job, "converting")
         start = time.perf_counter()
-        with tempfile.TemporaryDirectory(prefix="edge-asr-variant-") as work:
-            result["quantized_weights"] = _produce(job, model, Path(work))
+        # Scratch inside the parent's work dir: a crashed child cannot clean up after itself.
+        scratch = Path(job["scratch"])
+        scratch.mkdir(parents=True, exist_ok=True)
+        result["quantized_weights"] = _produce(job, model, scratch)
         result["conversion_seconds"] = time.perf_counter() - start
         _stage(job, "running the artifact on the check set")
         features, n_out = CheckSet.load_features(job["checks"])
@@ -229,6 +232,7 @@ def _child(job: dict[str, Any]) -> None:
     except EdgeASRError as exc:
         result = {"error": str(exc)}
     except Exception as exc:  # any converter failure is this variant's, reported by name
+        traceback.print_exc()  # into the variant's log
         result = {"error": f"{type(exc).__name__}: {exc}"}
     write_json(job["result"], result)
     sys.stdout.flush()
@@ -375,7 +379,8 @@ def stream_calibration(
     model: Any, spec: dict[str, Any], features: Sequence[np.ndarray], max_calls: int
 ) -> list[dict[str, np.ndarray]]:
     """Windows + the states the (Keras, unrolled) streaming model really carries at each call:
-    zero states alone would calibrate the state inputs to a range they never see."""
+    zero states alone would calibrate the state inputs to a range they never see. At most
+    ``max_calls`` feeds, spread evenly over each utterance."""
     import tensorflow as tf
 
     from converters.streaming import chunk_windows, streaming_twin
@@ -387,10 +392,11 @@ def stream_calibration(
     for feats in features:
         states = [np.zeros(s["shape"], np.float32) for s in spec["states"]]
         windows = chunk_windows(feats, spec, model.output_length(len(feats)))
+        keep = set(np.linspace(0, len(windows) - 1, min(per_utt, len(windows))).round().astype(int))
         for k, window in enumerate(windows):
             feed = {"feats": window[None]}
             feed.update({s["input"]: v for s, v in zip(spec["states"], states, strict=True)})
-            if k < per_utt:
+            if k in keep:
                 feeds.append(feed)
             outputs = step([feed["feats"], *states])
             states = [np.asarray(t) for t in outputs[1:]]
@@ -456,7 +462,8 @@ def convert_model_dir(
     with atomic_path(source) as tmp:
         shutil.copyfile(src.keras_file, tmp)
     model = load_model(source)
-    spec = stream_spec(model, options.chunk)
+    chunk = options.chunk or default_chunk(src.meta["output_length"])
+    spec = stream_spec(model, chunk)
     reason = not_streamable_reason(model) if spec is None else None
 
     step_ms = float(src.features.get("step_ms", 10))
@@ -467,7 +474,7 @@ def convert_model_dir(
     header = bundle_io.bundle_header(
         src.meta, src.features, src.labels, sha256_file(source), spec, reason
     )
-    outcome = Outcome()
+    outcome = Outcome(header=header)
     with tempfile.TemporaryDirectory(prefix="edge-asr-convert-") as tmpdir:
         session = _Session(model, spec, reason, checks, out, Path(tmpdir), options, outcome)
         session.prepare(calib)
@@ -495,6 +502,15 @@ def convert_model_dir(
     for stale in old_files - keep:
         (out / stale).unlink(missing_ok=True)
     return outcome
+
+
+def default_chunk(rule: dict[str, Any], frames: int = 16) -> int:
+    """``frames`` rounded up to a multiple of the total convolution stride (16 -> 18 for a
+    stride-3 front end): every chunk must map to whole output frames."""
+    from runtime.lengths import total_stride
+
+    stride = total_stride(rule)
+    return -(-frames // stride) * stride
 
 
 def _retire_old_bundle(out: Path) -> set[str]:
@@ -577,6 +593,7 @@ class _Session:
             "calib": str(work / "calib.npz"),
             **{k: str(work / f"{target.name}.{k}") for k in ("result", "posteriors", "stage")},
             "log": str(work / f"{target.name}.log"),
+            "scratch": str(work / f"{target.name}.scratch"),
             # read here, not in the child: the fork server's environment is frozen at its start
             "fault": os.environ.get(FAULT_ENV),
         }

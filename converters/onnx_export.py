@@ -1,10 +1,11 @@
 """Keras model -> ONNX graph with native recurrent ops (GRU, LSTM, RNN), built layer by layer.
 
-Why not tf2onnx: on Keras 3 it turns every GRU/SimpleRNN into a Loop node (5-20x slower in
-onnxruntime, and fp16 conversion fails on Loop graphs), and the tf-keras detour needs full
-TensorFlow and still loops SimpleRNN. The builders are linear layer chains, so a direct
-translation with ``onnx.helper`` is small, exact, and gives the ops onnxruntime has fast kernels
-for. ``export_onnx_tf2onnx`` keeps the naive route for the bench and the gate's regression test.
+Why not tf2onnx: on Keras 3 it turns every GRU/SimpleRNN into a Loop node (3-25x slower in
+onnxruntime, measured per architecture; fp16 conversion fails on Loop graphs), and the tf-keras
+detour needs full TensorFlow and still loops SimpleRNN. The builders are linear layer chains, so
+a direct translation with ``onnx.helper`` is small, exact, and gives the ops onnxruntime has fast
+kernels for. ``export_onnx_tf2onnx`` keeps the naive route for the bench and the gate's
+regression test.
 
 Layout: ONNX recurrent ops are time-major and onnxruntime's CPU kernels reject ``layout=1``, so
 the graph transposes ``(B, T, F) -> (T, B, F)`` before the first recurrent layer and stays
@@ -260,6 +261,8 @@ def _recurrent(
         w, r, b = w1[None], r1[None], b1[None]
         direction = "reverse" if layer.go_backwards else "forward"
         units, rnn = int(layer.cell.units), layer
+        if layer.go_backwards and states is not None:
+            raise OnnxExportError(f"layer {hint!r}: a backwards recurrent layer cannot stream")
     if getattr(rnn, "return_state", False) or not rnn.return_sequences:
         raise OnnxExportError(
             f"layer {hint!r}: only return_sequences=True, return_state=False recurrent layers "

@@ -125,7 +125,11 @@ def canonical_io(flatbuffer: bytes, default_frames: int | None = None) -> bytes:
     The converter names tensors ``serving_default_feats:0`` / ``StatefulPartitionedCall:1`` and
     orders inputs arbitrarily; the bundle contract (docs/formats.md) wants input 0 to be the
     features and output 0 the posteriors, addressed by the names in bundle.json, whether a
-    device uses the signature runner or plain tensor indices."""
+    device uses the signature runner or plain tensor indices.
+
+    The converter's default time length of 1 frame makes a model with a convolution front end
+    fail ``allocate_tensors`` at load (XNNPack cannot reshape a 0-frame convolution output), so
+    offline artifacts get ``default_frames`` = the model's shortest useful input."""
     from tensorflow.lite.tools import flatbuffer_utils
 
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(flatbuffer))

@@ -16,7 +16,17 @@ from importlib.metadata import entry_points
 from runtime.errors import EdgeASRError
 
 # Shown in this order in --help; unknown plug-ins follow alphabetically.
-_ORDER = ["corpus", "models", "train", "evaluate", "convert", "validate", "transcribe", "lm", "demo"]
+_ORDER = [
+    "corpus",
+    "models",
+    "train",
+    "evaluate",
+    "convert",
+    "validate",
+    "transcribe",
+    "lm",
+    "demo",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,7 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"edge-asr {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except FileNotFoundError as exc:
-        print(f"edge-asr {args.command}: error: no such file: {exc.filename or exc}", file=sys.stderr)
+        print(
+            f"edge-asr {args.command}: error: no such file: {exc.filename or exc}", file=sys.stderr
+        )
         return 2
     except KeyboardInterrupt:
         print(f"edge-asr {args.command}: interrupted", file=sys.stderr)

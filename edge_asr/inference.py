@@ -20,6 +20,45 @@ from runtime.errors import EdgeASRError
 from runtime.text import int_to_text
 
 
+def _chain(model: Any) -> list[Any] | None:
+    """The model's layers in order if it is a plain chain (every builder is), else None."""
+    previous = model.inputs[0]
+    chain = []
+    for layer in model.layers[1:]:
+        node = layer._inbound_nodes[0]  # the call that built this model
+        if len(node.input_tensors) != 1 or node.input_tensors[0] is not previous:
+            return None
+        previous = node.output_tensors[0]
+        chain.append(layer)
+    return chain if previous is model.outputs[0] else None
+
+
+def graph_model(model: Any, logits: bool = False) -> tuple[Any, bool]:
+    """A twin of ``model`` sharing its weight objects, safe to trace with an unknown time axis:
+    each ``TimeDistributed(layer)`` is replaced by ``layer`` itself. With ``logits=True`` it
+    stops before the final softmax. Returns (model, True if it gives pre-softmax logits).
+
+    Why: Keras 3.15's ``TimeDistributed`` maps over ``range(batch)`` instead of ``range(time)``
+    when the time axis is unknown at trace time (``time_distributed.py`` takes
+    ``arange(input_shape[0])`` before its transpose), so a ``tf.function`` over
+    ``(None, None, D)`` silently returns ``batch`` frames. Dense (the only wrapped layer in the
+    builders) already acts on the last axis of a 3-D tensor, so calling it directly is exact.
+    A model that is not a plain chain is returned as is (no logits).
+    """
+    import keras
+
+    chain = _chain(model)
+    if chain is None:
+        return model, False
+    has_logits = logits and chain[-1].name == "softmax"
+    if has_logits:
+        chain = chain[:-1]
+    x = inputs = keras.Input(shape=tuple(model.inputs[0].shape[1:]), name="the_input")
+    for layer in chain:
+        x = (layer.layer if isinstance(layer, keras.layers.TimeDistributed) else layer)(x)
+    return keras.Model(inputs, x, name=f"{model.name}_graph"), has_logits
+
+
 def _forward(model: Any, eager: bool) -> Any:
     """A callable features (B, T, D) -> posteriors (B, T', C), traced once for all shapes."""
     if eager:
@@ -31,7 +70,8 @@ def _forward(model: Any, eager: bool) -> Any:
 
     dim = int(model.inputs[0].shape[-1])
     spec = tf.TensorSpec((None, None, dim), tf.float32)
-    fn = tf.function(lambda x: model(x, training=False), input_signature=[spec])
+    twin, _ = graph_model(model)
+    fn = tf.function(lambda x: twin(x, training=False), input_signature=[spec])
     model._edge_asr_forward = fn
     return fn
 

@@ -7,7 +7,9 @@ import argparse
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("models", help="list model builders with parameter counts")
-    p.add_argument("--input-dim", type=int, default=161, help="feature dimension (161 = spectrogram)")
+    p.add_argument(
+        "--input-dim", type=int, default=161, help="feature dimension (161 = spectrogram)"
+    )
     p.add_argument("--summary", metavar="NAME", help="print the Keras summary of one model")
     p.set_defaults(func=run)
 

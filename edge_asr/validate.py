@@ -44,11 +44,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _utterances(manifest: str, limit: int | None) -> list[Any]:
-    from edge_asr.data.manifest import load_manifest_lenient
+    from edge_asr.data.manifest import read_manifest
 
-    utts, problems = load_manifest_lenient(manifest)
+    utts, problems = read_manifest(manifest)
     for problem in problems:
-        print(f"edge-asr validate: skipped {problem}", file=sys.stderr)
+        print(f"edge-asr validate: {manifest}: skipped {problem}", file=sys.stderr)
     utts = [u for u in utts if Path(u.path).is_file() or _warn_missing(u)]
     if limit:
         utts = utts[:limit]

@@ -25,6 +25,7 @@ from runtime.errors import EdgeASRError
 from runtime.text import BLANK, NUM_CLASSES, SYMBOLS, int_to_text, normalize_text
 
 SPACE = 1  # word separator in runtime.text.SYMBOLS
+_AVG_WORD_LEN = 6  # a partial unknown word longer than this pays proportionally more
 NEG = -math.inf
 _ROOT = 0
 
@@ -279,10 +280,15 @@ class _WordState:
         hotwords: Iterable[str] | None,
         hotword_weight: float,
         lexicon: Iterable[str] | None,
+        unk_penalty: float,
     ) -> None:
         self.lm = lm
         self.alpha = alpha
         self.beta = beta if lm is not None else 0.0
+        self.unk_penalty = unk_penalty
+        # the LM's words and their prefixes, when it exposes them (ArpaLM does, cached)
+        self.lm_vocab: set[str] | None = getattr(lm, "vocab", None)
+        self.lm_prefixes: set[str] | None = getattr(lm, "word_prefixes", None)
         self.keep = max(1, int(getattr(lm, "order", 5)) - 1) if lm is not None else 1
         hot = {w for h in (hotwords or ()) for w in normalize_text(h).split()}
         self.hot = hot
@@ -310,12 +316,21 @@ class _WordState:
                 s = self.alpha * self.lm.score(word, history) + self.beta
             if word in self.hot:
                 s += self.hot_weight
+            elif self.lm_vocab is not None and word not in self.lm_vocab:
+                s += self.unk_penalty
             self.cache[key] = s
         return s
 
-    def partial_bonus(self, partial: str) -> float:
+    def partial_score(self, partial: str) -> float:
+        """Hot-word prefixes earn part of the bonus early; a partial word that starts no LM
+        word pays the unknown-word penalty early (more when long), so the search does not run
+        words together to dodge penalties."""
         n = self.hot_prefix.get(partial)
-        return self.hot_weight * len(partial) / n if n else 0.0
+        if n:
+            return self.hot_weight * len(partial) / n
+        if self.lm_prefixes is not None and partial not in self.lm_prefixes:
+            return self.unk_penalty * max(1.0, len(partial) / _AVG_WORD_LEN)
+        return 0.0
 
     def peek(self, parent: int, k: int) -> tuple[float, tuple[str, tuple[str, ...], float]] | None:
         """Static score and state of ``parent`` + label ``k``; None if the lexicon forbids it."""
@@ -331,7 +346,7 @@ class _WordState:
             partial += SYMBOLS[k]
             if self.prefixes is not None and partial not in self.prefixes:
                 return None
-        return committed + self.partial_bonus(partial), (partial, hist, committed)
+        return committed + self.partial_score(partial), (partial, hist, committed)
 
     def final(self, node: int) -> float | None:
         """Score added at the end of the utterance (last word, ``</s>``); None if forbidden."""
@@ -591,6 +606,7 @@ def beam_search_result(
     hotwords: Iterable[str] | None = None,
     hotword_weight: float = 5.0,
     lexicon: Iterable[str] | None = None,
+    unk_penalty: float = -10.0,
     nbest: int = 1,
     align: bool = True,
     recombine: bool = True,
@@ -605,10 +621,14 @@ def beam_search_result(
     prefix (they spell the same text), so scores are text probabilities.
 
     Words (29-symbol alphabet only): when a word is completed (space or end of utterance) the
-    score gains ``alpha * ln P_lm(word | history) + beta`` (with ``lm``) and ``hotword_weight``
-    for a hot word (prefixes of hot words get a proportional part early). With ``lexicon`` a
-    prefix whose partial word starts no lexicon word (hot words count as lexicon words) is
-    dropped. Frames: Viterbi alignment of the best labels (``align=False`` skips it).
+    score gains ``alpha * ln P_lm(word | history) + beta`` (with ``lm``; the LM's ``<unk>`` for
+    unknown words, plus ``unk_penalty``, which a partial word that starts no LM word pays
+    early) and ``hotword_weight`` for a hot word (prefixes of hot words get a proportional part
+    early). With ``lexicon`` a prefix whose partial word starts no lexicon word (hot words count
+    as lexicon words) is dropped. ``recombine`` keeps only the best prefix per future (LM
+    history, else last word, plus the partial word), as pyctcdecode does; ``False`` keeps the
+    search exact for a wide enough beam. Frames: Viterbi alignment of the best labels
+    (``align=False`` skips it).
     """
     lp = _check(log_probs)
     if beam_width < 1:
@@ -619,7 +639,11 @@ def beam_search_result(
         raise DecodeError(f"LM, lexicon and hot words need the {NUM_CLASSES}-symbol alphabet")
     if T == 0:
         return DecodeResult([], 0.0, 0.0, [], [], [([], 0.0)])
-    ws = _WordState(lm, alpha, beta, hotwords, hotword_weight, lexicon) if words_on else None
+    ws = (
+        _WordState(lm, alpha, beta, hotwords, hotword_weight, lexicon, unk_penalty)
+        if words_on
+        else None
+    )
     search = _PrefixSearch(V, beam_width, beam_prune_logp, ws, recombine)
 
     lp64 = lp.astype(np.float64, copy=False)
@@ -676,6 +700,8 @@ def beam_search(
     hotwords: Iterable[str] | None = None,
     hotword_weight: float = 5.0,
     lexicon: Iterable[str] | None = None,
+    unk_penalty: float = -10.0,
+    recombine: bool = True,
 ) -> list[int]:
     """Best labelling of a CTC prefix beam search (see ``beam_search_result``)."""
     return beam_search_result(
@@ -690,7 +716,9 @@ def beam_search(
         hotwords=hotwords,
         hotword_weight=hotword_weight,
         lexicon=lexicon,
+        unk_penalty=unk_penalty,
         align=False,
+        recombine=recombine,
     ).labels
 
 

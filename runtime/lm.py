@@ -9,6 +9,7 @@ in natural log, as beam search wants. stdlib only: a device needs no toolkit to 
 
 from __future__ import annotations
 
+import functools
 import gzip
 import math
 import os
@@ -66,6 +67,11 @@ class ArpaLM:
     @classmethod
     def from_text(cls, text: str, name: str = "<arpa>") -> ArpaLM:
         return cls(_parse(text.splitlines(), name))
+
+    @functools.cached_property
+    def word_prefixes(self) -> set[str]:
+        """Every prefix of every word (the decoder penalizes partial words outside it)."""
+        return {w[:i] for w in self.vocab for i in range(len(w) + 1)}
 
     def _map(self, word: str) -> str:
         return word if word in self.vocab else UNK

@@ -47,10 +47,11 @@ class DecoderOptions:
     beta: float = 1.0
     hotwords: list[str] | None = None
 
-    def decode(self, log_probs: np.ndarray) -> tuple[list[int], list[int]]:
-        """Labels and the posterior frame where each label starts."""
+    def decode(self, log_probs: np.ndarray) -> tuple[list[int], list[int], list[int] | None]:
+        """Labels, the posterior frame where each label starts and (beam search) ends."""
         if self.beam_width <= 1 and self.lm is None and not self.hotwords:
-            return decoding.greedy_decode_with_frames(log_probs)
+            labels, starts = decoding.greedy_decode_with_frames(log_probs)
+            return labels, starts, None
         res = decoding.beam_search_result(
             log_probs,
             beam_width=max(self.beam_width, 2),
@@ -59,11 +60,7 @@ class DecoderOptions:
             beta=self.beta,
             hotwords=self.hotwords,
         )
-        return res.labels, res.frames
-
-
-def _log(probs: np.ndarray) -> np.ndarray:
-    return np.log(np.maximum(probs, 1e-30)).astype(np.float32)
+        return res.labels, res.frames, res.end_frames
 
 
 class _Base:
@@ -101,8 +98,10 @@ class _Base:
         check_io(art, be.inputs, be.outputs)
         return bundle, art, be, time.perf_counter() - start
 
-    def _words(self, labels: list[int], frames: list[int]) -> list[dict[str, Any]]:
-        return decoding.words_with_times(labels, frames, self.bundle.frame_seconds)
+    def _decode(self, log_probs: np.ndarray) -> tuple[str, list[dict[str, Any]]]:
+        labels, starts, ends = self.decoder.decode(log_probs)
+        words = decoding.words_with_times(labels, starts, self.bundle.frame_seconds, ends)
+        return int_to_text(labels), words
 
 
 class Recognizer(_Base):
@@ -143,9 +142,9 @@ class Recognizer(_Base):
         t0 = time.perf_counter()
         feats = extract(samples, self.bundle.features)
         t1 = time.perf_counter()
-        log_probs = _log(self.posteriors(feats))
+        log_probs = decoding.to_log_probs(self.posteriors(feats))
         t2 = time.perf_counter()
-        labels, frames = self.decoder.decode(log_probs)
+        text, words = self._decode(log_probs)
         t3 = time.perf_counter()
         audio_s = len(samples) / rate
         timings = {
@@ -155,7 +154,7 @@ class Recognizer(_Base):
             "decode_ms": (t3 - t2) * 1e3,
             "rtf": (t3 - t0) / audio_s if audio_s else 0.0,
         }
-        return Result(int_to_text(labels), self._words(labels, frames), timings)
+        return Result(text, words, timings)
 
 
 class StreamingRecognizer(_Base):
@@ -216,7 +215,7 @@ class StreamingRecognizer(_Base):
         n_out = self.bundle.output_length(self._frames_in)
         if not self._probs or n_out <= 0:
             return np.zeros((0, len(self.bundle.labels) + 1), np.float32)
-        return _log(np.concatenate(self._probs)[:n_out])
+        return decoding.to_log_probs(np.concatenate(self._probs)[:n_out])
 
     def accept_audio(self, samples: np.ndarray) -> str:
         """Push audio samples (float32 at the bundle rate); return the partial text so far."""
@@ -231,13 +230,13 @@ class StreamingRecognizer(_Base):
         """Flush features and model; decode everything with the configured decoder; reset."""
         self._consume(self._features.flush(), final=True)
         log_probs = self._log_probs()
-        labels, frames = self.decoder.decode(log_probs)
+        text, words = self._decode(log_probs)
         lat = np.asarray(self.chunk_latencies_ms or [0.0])
         timings = {
             "chunks": float(len(self.chunk_latencies_ms)),
             "chunk_p50_ms": float(np.percentile(lat, 50)),
             "chunk_p95_ms": float(np.percentile(lat, 95)),
         }
-        result = Result(int_to_text(labels), self._words(labels, frames), timings)
+        result = Result(text, words, timings)
         self.reset()
         return result

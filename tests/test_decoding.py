@@ -230,8 +230,16 @@ def test_lm_moves_the_decision_to_an_in_vocabulary_word(cat_lm):
     assert res.text == "the cat sat"
     assert 2 <= len(res.nbest) <= 3 and res.nbest[0][1] == res.score
     assert [s for _, s in res.nbest] == sorted((s for _, s in res.nbest), reverse=True)
-    # with alpha = 0 the LM has no say
-    assert int_to_text(beam_search(lp, 16, lm=cat_lm, alpha=0.0, beta=0.0)) == "the kat sat"
+    # with alpha = 0 only the unknown-word penalty speaks; without it the LM has no say
+    assert int_to_text(beam_search(lp, 16, lm=cat_lm, alpha=0.0)) == "the cat sat"
+    no_say = beam_search(lp, 16, lm=cat_lm, alpha=0.0, beta=0.0, unk_penalty=0.0)
+    assert int_to_text(no_say) == "the kat sat"
+
+
+def test_lm_keeps_clearly_separated_unknown_words(cat_lm):
+    """Unknown words cost an LM penalty each, but clear word gaps are not glued over."""
+    lp = frames_to_log_probs(spell("the cat zq xv sat"))
+    assert int_to_text(beam_search(lp, 16, lm=cat_lm)) == "the cat zq xv sat"
 
 
 def test_lexicon_drops_prefixes_outside_it():

@@ -71,7 +71,9 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 def test_evaluate_cli_json(model_dir: Path, tiny_corpus: Path, tmp_path: Path) -> None:
     out_file = tmp_path / "results.json"
     manifest = tiny_corpus / "test.jsonl"
-    proc = _cli("evaluate", str(model_dir), "--manifest", str(manifest), "--json", "--out", str(out_file))
+    proc = _cli(
+        "evaluate", str(model_dir), "--manifest", str(manifest), "--json", "--out", str(out_file)
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)  # stdout is exactly one JSON object
     assert json.loads(out_file.read_text()) == report

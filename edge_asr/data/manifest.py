@@ -68,11 +68,8 @@ def _parse_row(line: str, folder: Path) -> Utterance | str:
     return Utterance(Path(os.path.normpath(path)), float(duration), text, row)
 
 
-def load_manifest(path: str | os.PathLike) -> list[Utterance]:
-    """Read and validate a manifest; every bad row is reported in one ManifestError.
-
-    Audio files are not checked here: training and evaluation skip (and count) missing ones.
-    """
+def read_manifest(path: str | os.PathLike) -> tuple[list[Utterance], list[str]]:
+    """The good rows of a manifest and a reason for each bad one ("line N: why")."""
     path = Path(path)
     if not path.is_file():
         raise ManifestError(f"{path}: no such manifest")
@@ -91,9 +88,20 @@ def load_manifest(path: str | os.PathLike) -> list[Utterance]:
             bad.append(f"line {number}: {parsed}")
         else:
             utterances.append(parsed)
+    return utterances, bad
+
+
+def load_manifest(path: str | os.PathLike) -> list[Utterance]:
+    """Read and validate a manifest; every bad row is reported in one ManifestError.
+
+    Audio files are not checked here: training and evaluation skip (and count) missing ones.
+    Reports that should go on past bad rows use ``read_manifest``.
+    """
+    utterances, bad = read_manifest(path)
     if bad:
         more = f"; ... and {len(bad) - _MAX_REASONS} more" if len(bad) > _MAX_REASONS else ""
-        raise ManifestError(f"{path.name}: bad rows: {'; '.join(bad[:_MAX_REASONS])}{more}")
+        name = Path(path).name
+        raise ManifestError(f"{name}: bad rows: {'; '.join(bad[:_MAX_REASONS])}{more}")
     return utterances
 
 

@@ -167,13 +167,14 @@ def lr_factor(schedule: str, progress: float) -> float:
     raise EdgeASRError(f"unknown lr schedule {schedule!r}; choose constant or cosine")
 
 
-def logits_model(keras: Any, model: Any) -> tuple[Any, bool]:
-    """(model giving the pre-softmax tensor, True) or (the model itself, False) if no softmax."""
-    try:
-        layer = model.get_layer("softmax")
-    except ValueError:
-        return model, False
-    return keras.Model(model.inputs, layer.input, name=f"{model.name}_logits"), True
+def logits_model(model: Any) -> tuple[Any, bool]:
+    """(twin of ``model`` giving the pre-softmax tensor, True), or (a twin giving
+    probabilities, False) when the model does not end in a layer named "softmax". Shares the
+    weights; see ``edge_asr.inference.graph_model`` for why it is a rebuilt twin.
+    """
+    from edge_asr.inference import graph_model
+
+    return graph_model(model, logits=True)
 
 
 def ctc_loss(tf: Any, labels: Any, label_len: Any, logits: Any, logit_len: Any) -> Any:
@@ -208,7 +209,13 @@ def read_log(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     with open(path, newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
+        rows = list(csv.DictReader(fh))
+    for row in rows:
+        for key in ("epoch", "skipped"):
+            row[key] = int(row[key])
+        for key in ("seconds", "loss", "val_loss", "val_cer", "val_wer"):
+            row[key] = float(row[key])
+    return rows
 
 
 def save_checkpoint(path: Path, model: Any, optimizer: Any, state: dict[str, Any]) -> None:
@@ -299,7 +306,8 @@ def _model_and_features(config: TrainConfig) -> tuple[str, dict[str, Any], Any, 
             raise EdgeASRError(f"{out}: nothing to resume ({CHECKPOINT} missing)")
         if (config.model and config.model != meta["name"]) or config.params:
             _say(f"resume: continuing {meta['name']} from {out} (ignoring --model/--param)")
-        return meta["name"], dict(meta["params"]), feats, True
+        params = {k: v for k, v in meta["params"].items() if k != "input_dim"}
+        return meta["name"], params, feats, True
     if not config.overwrite and ((out / CHECKPOINT).exists() or (out / "model.keras").exists()):
         raise EdgeASRError(
             f"{out} already holds a model; pass --resume to continue it, --overwrite to "
@@ -339,7 +347,7 @@ def train(config: TrainConfig) -> TrainResult:
         optimizer = make_optimizer(keras, config)
         # Slots made now, not lazily inside the traced step (a distributed step cannot).
         optimizer.build(model.trainable_variables)
-        logits_net, has_logits = logits_model(keras, model)
+        logits_net, has_logits = logits_model(model)
     rule_fn = model.output_length
     train_ex = make_examples(train_raw, train_kept, rule_fn, train_skip, "train")
     valid_ex = make_examples(valid_feats, valid_kept, rule_fn, valid_skip, "valid")
