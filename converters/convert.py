@@ -264,7 +264,7 @@ def _log_tail(path: Path, lines: int = 6) -> str:
 #: Modules the fork server imports once, so each variant's process starts in ~0.1 s instead of
 #: re-importing TensorFlow (~5 s). They start no threads at import (checked: TF, Keras); the
 #: interpreters (onnxruntime) are imported by the children themselves.
-PRELOAD = ["tensorflow", "keras", "edge_asr.models", "converters.tflite_export"]
+PRELOAD = ["edge_asr.tensorflow_quiet", "edge_asr.models", "converters.tflite_export"]
 
 
 def _context() -> Any:

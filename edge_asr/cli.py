@@ -8,13 +8,14 @@ loads TensorFlow) and keeps the import arrows one way (``edge_asr`` never import
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from importlib.metadata import entry_points
 
 from runtime.errors import EdgeASRError
 
+# Commands that never load TensorFlow (a device has only the runtime extra).
+LIGHT_COMMANDS = {"corpus", "transcribe", "lm"}
 # Shown in this order in --help; unknown plug-ins follow alphabetically.
 _ORDER = [
     "corpus",
@@ -48,10 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one sub-command; expected failures print one line and exit non-zero."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.command not in LIGHT_COMMANDS:
+            import edge_asr.tensorflow_quiet  # noqa: F401
         code = args.func(args)
     except EdgeASRError as exc:
         print(f"edge-asr {args.command}: error: {exc}", file=sys.stderr)

@@ -91,9 +91,9 @@ def run(args: argparse.Namespace) -> int:
     if (bundle / "bundle.json").is_file():
         print(f"reusing {bundle} (use --fresh to reconvert)")
     else:
-        valid = str(corpus / "valid.jsonl")
-        argv = ["convert", str(model), "--out", str(bundle), "--calib", valid, "--check", valid]
-        argv += ["--targets", plan.targets, "--check-utterances", str(plan.check_utterances)]
+        argv = ["convert", str(model), "--out", str(bundle)]
+        argv += ["--check", str(corpus / "valid.jsonl"), "--calib", str(corpus / "train.jsonl")]
+        argv += ["--targets", plan.targets, "--check-count", str(plan.check_utterances)]
         _call(argv)
 
     _step(f"4/5 validate every artifact on the test split -> {report}")

@@ -368,7 +368,7 @@ def print_table(report: dict[str, Any]) -> None:
     for r in report["artifacts"]:
         style = "red" if r["name"] in report["failed"] else None
         table.add_row(*(f(r) for _, f in TABLE_COLUMNS), style=style)
-    Console().print(table)
+    Console(width=max(Console().width, 160)).print(table)
 
 
 def run(args: argparse.Namespace) -> int:

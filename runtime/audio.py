@@ -25,7 +25,7 @@ from runtime.fileio import atomic_path
 __all__ = ["AudioError", "pcm16_to_float", "read_audio", "resample", "write_wav"]
 
 _PCM, _FLOAT, _EXTENSIBLE = 0x0001, 0x0003, 0xFFFE
-_NOT_WAV = "not a WAV file (use edge_asr.data.audio for FLAC/OGG)"
+_NOT_WAV = "not a WAV file (the runtime reads WAV; convert FLAC/OGG to WAV first)"
 _BLOCK_ROWS = 1024  # polyphase rows per matrix product: bounds memory on long audio
 
 

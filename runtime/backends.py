@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from runtime.errors import EdgeASRError
+from runtime.quiet import quiet_native_stderr
 
 
 class BackendError(EdgeASRError):
@@ -82,8 +83,9 @@ class TFLiteBackend(Backend):
     def __init__(self, path: Path, threads: int = 1) -> None:
         interpreter_cls = _tflite_interpreter_class()
         try:
-            self._interp = interpreter_cls(model_path=str(path), num_threads=threads)
-            self._interp.allocate_tensors()
+            with quiet_native_stderr():
+                self._interp = interpreter_cls(model_path=str(path), num_threads=threads)
+                self._interp.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise BackendError(f"{path}: cannot load TFLite model: {exc}") from None
         self._in = self._interp.get_input_details()

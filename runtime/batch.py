@@ -17,6 +17,19 @@ from typing import Any
 from runtime.errors import EdgeASRError
 
 
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process image. ``ru_maxrss`` survives exec, so a child
+    started from a big parent would report the parent's peak; VmHWM (Linux) starts afresh."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def transcribe_files(
     bundle: str, artifact: str, files: list[str], threads: int = 1
 ) -> Iterator[dict[str, Any]]:
@@ -42,8 +55,7 @@ def transcribe_files(
             "audio_s": t["audio_s"],
             "latency_ms": latency,
         }
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    yield {"type": "summary", "artifact": artifact, "load_s": load_s, "peak_rss_mb": peak_mb}
+    yield {"type": "summary", "artifact": artifact, "load_s": load_s, "peak_rss_mb": peak_rss_mb()}
 
 
 def loadable_by(path: str, fmt: str) -> dict[str, str]:

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+ARCHS = {
+    "simple_rnn_model": {},
+    "rnn_model": {"units": 16},
+    "cnn_rnn_model": {"filters": 12, "units": 16},
+    "deep_rnn_model": {"units": 16},
+    "bidirectional_rnn_model": {"units": 16},
+    "final_model": {"filters": 12, "units": 16},
+    "final_model_streaming": {"filters": 12, "units": 16},
+}
 
 
 @pytest.fixture(scope="session")
@@ -18,3 +30,55 @@ def tiny_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("tiny_corpus")
     build_corpus(out, CorpusConfig(hours=0.03, seed=0), jobs=1, show_progress=False)
     return out
+
+
+@pytest.fixture(scope="session")
+def feature_config(tiny_corpus: Path) -> dict:
+    from edge_asr.data.audio import load_audio
+    from edge_asr.data.manifest import load_manifest
+    from runtime.features import FeatureConfig, extract, fit_stats
+
+    config = FeatureConfig.spectrogram()
+    utts = load_manifest(tiny_corpus / "train.jsonl")[:20]
+    mean, std = fit_stats(extract(load_audio(u.path), config) for u in utts)
+    return config.with_stats(mean, std).to_dict()
+
+
+def make_model_dir(root: Path, name: str, features: dict, seed: int = 0) -> Path:
+    """A model directory (docs/formats.md) with random weights and randomized BatchNorm."""
+    from edge_asr.models import build, save_model
+    from runtime.text import BLANK, SYMBOLS
+
+    model = build(name, input_dim=len(features["mean"]), **ARCHS[name])
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        for weight in layer.weights:
+            leaf = weight.path.rsplit("/", 1)[-1]
+            shape = tuple(weight.shape)
+            if leaf in ("moving_mean", "beta", "bias"):
+                weight.assign(rng.normal(0.0, 0.3, shape).astype("float32"))
+            elif leaf in ("moving_variance", "gamma"):
+                weight.assign(rng.uniform(0.5, 1.5, shape).astype("float32"))
+    out = root / name
+    out.mkdir(parents=True)
+    save_model(model, out / "model.keras")
+    (out / "model.json").write_text(json.dumps(model.edge_asr))
+    (out / "features.json").write_text(json.dumps(features))
+    (out / "labels.json").write_text(json.dumps({"symbols": list(SYMBOLS), "blank": BLANK}))
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tiny_corpus: Path, feature_config: dict, tmp_path_factory) -> Path:
+    """A bundle of a random-weight ``final_model_streaming`` (conv front end, two GRUs):
+    fp32 TFLite and ONNX offline and streaming, plus dynamic-range int8, all gated."""
+    from converters.convert import Options, convert_model_dir, load_utterances, resolve_targets
+
+    root = tmp_path_factory.mktemp("tiny_bundle")
+    model_dir = make_model_dir(root, "final_model_streaming", feature_config)
+    check = load_utterances(tiny_corpus / "valid.jsonl", feature_config, 4)
+    targets = "tflite-fp32,tflite-fp32-stream,onnx-fp32,onnx-fp32-stream,tflite-int8-dynamic"
+    options = Options(targets=resolve_targets(targets.split(",")), long_seconds=4.0)
+    outcome = convert_model_dir(model_dir, root / "bundle", check, None, options)
+    assert not outcome.failed, outcome.failed
+    return root / "bundle"

@@ -16,7 +16,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from converters.cli import failure_lines
@@ -30,16 +29,8 @@ from converters.convert import (
 from converters.tolerances import parse_overrides
 from edge_asr.cli import main as edge_asr_main
 from runtime.bundle import Bundle
+from tests.conftest import ARCHS, make_model_dir
 
-ARCHS = {
-    "simple_rnn_model": {},
-    "rnn_model": {"units": 16},
-    "cnn_rnn_model": {"filters": 12, "units": 16},
-    "deep_rnn_model": {"units": 16},
-    "bidirectional_rnn_model": {"units": 16},
-    "final_model": {"filters": 12, "units": 16},
-    "final_model_streaming": {"filters": 12, "units": 16},
-}
 NOT_STREAMABLE = ("bidirectional_rnn_model", "final_model")
 BUNDLE_KEYS = (
     "schema_version",
@@ -81,18 +72,6 @@ LONG_SECONDS = 4.0  # the long edge case; 30 s in production, shorter here to ke
 
 
 @pytest.fixture(scope="session")
-def feature_config(tiny_corpus: Path) -> dict:
-    from edge_asr.data.audio import load_audio
-    from edge_asr.data.manifest import load_manifest
-    from runtime.features import FeatureConfig, extract, fit_stats
-
-    config = FeatureConfig.spectrogram()
-    utts = load_manifest(tiny_corpus / "train.jsonl")[:20]
-    mean, std = fit_stats(extract(load_audio(u.path), config) for u in utts)
-    return config.with_stats(mean, std).to_dict()
-
-
-@pytest.fixture(scope="session")
 def check_data(tiny_corpus: Path, feature_config: dict) -> tuple:
     return load_utterances(tiny_corpus / "valid.jsonl", feature_config, 4)
 
@@ -100,30 +79,6 @@ def check_data(tiny_corpus: Path, feature_config: dict) -> tuple:
 @pytest.fixture(scope="session")
 def calib_data(tiny_corpus: Path, feature_config: dict) -> tuple:
     return load_utterances(tiny_corpus / "train.jsonl", feature_config, 8)
-
-
-def make_model_dir(root: Path, name: str, features: dict, seed: int = 0) -> Path:
-    """A model directory (docs/formats.md) with random weights and randomized BatchNorm."""
-    from edge_asr.models import build, save_model
-    from runtime.text import BLANK, SYMBOLS
-
-    model = build(name, input_dim=len(features["mean"]), **ARCHS[name])
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        for weight in layer.weights:
-            leaf = weight.path.rsplit("/", 1)[-1]
-            shape = tuple(weight.shape)
-            if leaf in ("moving_mean", "beta", "bias"):
-                weight.assign(rng.normal(0.0, 0.3, shape).astype("float32"))
-            elif leaf in ("moving_variance", "gamma"):
-                weight.assign(rng.uniform(0.5, 1.5, shape).astype("float32"))
-    out = root / name
-    out.mkdir(parents=True)
-    save_model(model, out / "model.keras")
-    (out / "model.json").write_text(json.dumps(model.edge_asr))
-    (out / "features.json").write_text(json.dumps(features))
-    (out / "labels.json").write_text(json.dumps({"symbols": list(SYMBOLS), "blank": BLANK}))
-    return out
 
 
 def run_convert(model_dir: Path, out: Path, check, calib, targets, tolerance=None, **kw):

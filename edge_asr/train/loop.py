@@ -99,6 +99,9 @@ class _Silent:
     def update(self, *args: Any, **kwargs: Any) -> None:
         return None
 
+    def advance(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
 
 def _say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
@@ -258,7 +261,7 @@ def _load_data(config: TrainConfig, feature_config: Any, stats_given: bool) -> t
     valid_utts = load_manifest(config.valid_manifest)
     if not train_utts:
         raise EdgeASRError(f"{config.train_manifest}: no training utterances")
-    with make_progress(transient=True) as progress:
+    with make_progress(transient=True) if config.progress else _Silent() as progress:
         out = []
         for split, utts in (("train", train_utts), ("valid", valid_utts)):
             task = progress.add_task(f"features {split}", total=len(utts), info="")
