@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import resource
 import shlex
@@ -31,11 +32,16 @@ EDGE_ASR = [sys.executable, "-m", "edge_asr"]
 # The recommended recipe (see the "Training" section of the README / report).
 RECIPE = [
     "--model", "final_model_streaming",
+    "--features", "mfcc",
+    "--param", "kernel_size=21",
     "--param", "conv_stride=3",
-    "--param", "units=192",
+    "--param", "units=256",
+    "--param", "dropout=0.1",
     "--optimizer", "adam",
+    "--lr", "2e-3",
     "--lr-schedule", "cosine",
     "--batch-size", "16",
+    "--no-augment",
 ]  # fmt: skip
 
 
@@ -79,11 +85,13 @@ def main() -> int:
     train_wall, train_cpu = time.monotonic() - t1, cpu_seconds() - cpu0
     load_after = os.getloadavg()[0]
 
-    from edge_asr.evaluate import evaluate_model_dir
-
-    scores = {
-        split: evaluate_model_dir(model, corpus / f"{split}.jsonl") for split in ("valid", "test")
-    }
+    scores = {}
+    for split in ("valid", "test"):
+        manifest = str(corpus / f"{split}.jsonl")
+        cmd = [*EDGE_ASR, "evaluate", str(model), "--manifest", manifest, "--json"]
+        print("$ " + shlex.join(["edge-asr", *cmd[len(EDGE_ASR) :]]), flush=True)
+        proc = subprocess.run(cmd, check=True, cwd=ROOT, capture_output=True, text=True)
+        scores[split] = json.loads(proc.stdout)
 
     print("\nvalidation CER / training time")
     print(f"{'epoch':>5} {'min':>6} {'loss':>8} {'val_loss':>8} {'val_cer':>8} {'val_wer':>8}")

@@ -12,7 +12,6 @@ import argparse
 import csv
 import io
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -82,45 +81,6 @@ def _keras_reference(bundle: Any, utts: list[Any]) -> dict[str, Any]:
     return {"texts": greedy_texts(posts), "seconds": seconds}
 
 
-def _run_artifact(
-    bundle: Any, art: dict[str, Any], files: list[str], threads: int, progress: Any, task: Any
-) -> dict[str, Any]:
-    """Transcribe with one artifact in a fresh runtime-only process; collect its JSON lines."""
-    request = {
-        "bundle": str(bundle.path),
-        "artifact": art["name"],
-        "path": str(bundle.path / art["file"]),
-        "format": art["format"],
-        "files": files,
-        "threads": threads,
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "runtime.batch"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdin and proc.stdout
-    proc.stdin.write(json.dumps(request))
-    proc.stdin.close()
-    results: list[dict[str, Any]] = []
-    summary: dict[str, Any] = {}
-    for line in proc.stdout:
-        record = json.loads(line)
-        if record["type"] == "result":
-            results.append(record)
-            progress.advance(task)
-        else:
-            summary = record
-    stderr = proc.stderr.read() if proc.stderr else ""
-    proc.wait()
-    if summary.get("type") == "error" or proc.returncode:
-        reason = summary.get("error") or stderr.strip().splitlines()[-1:] or "crashed"
-        return {"error": str(reason), "results": results}
-    return {**summary, "results": results}
-
-
 def _row(
     bundle: Any, art: dict[str, Any], run: dict[str, Any], ref: dict[str, Any], utts: list[Any]
 ) -> dict[str, Any]:
@@ -185,6 +145,7 @@ def validate(
     """Build the report (also written to ``out``); raise when the gate fails."""
     from edge_asr.metrics import cer, wer
     from edge_asr.progress import make_progress
+    from runtime.batch import run_isolated
     from runtime.bundle import Bundle
 
     utts = _utterances(manifest, limit)
@@ -210,7 +171,15 @@ def validate(
             )
             for art in bundle.artifacts:
                 task = progress.add_task(art["name"], total=len(files), info="")
-                run = _run_artifact(bundle, art, files, threads, progress, task)
+                request = {
+                    "bundle": str(bundle.path),
+                    "artifact": art["name"],
+                    "path": str(bundle.path / art["file"]),
+                    "format": art["format"],
+                    "files": files,
+                    "threads": threads,
+                }
+                run = run_isolated(request, lambda _r, t=task: progress.advance(t))
                 row = _row(bundle, art, run, ref, utts)
                 progress.update(task, info=f"CER {row['cer']:.3f}")
                 rows.append(row)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import resource
+import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from runtime.errors import EdgeASRError
@@ -96,6 +97,39 @@ def loadable_by(path: str, fmt: str) -> dict[str, str]:
         except Exception as exc:  # any failure to load or run is the answer
             status[label] = f"no: {str(exc).splitlines()[0][:120]}"
     return status
+
+
+def run_isolated(
+    request: dict[str, Any], on_result: Callable[[dict[str, Any]], None] | None = None
+) -> dict[str, Any]:
+    """Run ``request`` in a fresh ``python -m runtime.batch`` process (so its timings and peak
+    RSS are its own); returns the summary plus ``results``, or ``error`` if it failed."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runtime.batch"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdin and proc.stdout and proc.stderr
+    proc.stdin.write(json.dumps(request))
+    proc.stdin.close()
+    results: list[dict[str, Any]] = []
+    summary: dict[str, Any] = {}
+    for line in proc.stdout:
+        record = json.loads(line)
+        if record["type"] == "result":
+            results.append(record)
+            if on_result:
+                on_result(record)
+        else:
+            summary = record
+    stderr = proc.stderr.read()
+    proc.wait()
+    if summary.get("type") == "error" or proc.returncode:
+        tail = stderr.strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
+        return {"error": summary.get("error") or tail[0], "results": results}
+    return {**summary, "results": results}
 
 
 def main() -> int:

@@ -260,7 +260,7 @@ def test_ctc_min_frames_and_padding() -> None:
 def test_augment_masks_and_stretches() -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(300, 161)).astype(np.float16) + 5
-    y = augment(x, rng, AugmentConfig(stretch=0.0, time_masks_per_second=3.0))
+    y = augment(x, rng, AugmentConfig(2, 0.15, 3.0, 12, 0.2, 0.0))
     assert y.shape == x.shape and y.dtype == np.float32
     assert (y == 0).all(axis=0).any() and (y == 0).all(axis=1).any()  # a band and a slice
     assert (y == 0).all(axis=1).mean() <= 0.2 + 1e-9

@@ -420,7 +420,7 @@ def train(config: TrainConfig) -> TrainResult:
         tf.TensorSpec((None,), tf.int32),
     )
 
-    @tf.function(input_signature=list(signature))
+    @tf.function(input_signature=list(signature), autograph=False)
     def val_step(x: Any, y: Any, out_len: Any, lab_len: Any) -> tuple[Any, Any]:
         logits = logits_net(x, training=False)
         if not has_logits:
@@ -497,7 +497,9 @@ def train(config: TrainConfig) -> TrainResult:
         steps = len(batches) // replicas
         dataset = dataset_for(epoch, batches)
         if train_step is None:
-            train_step = tf.function(step_fn, input_signature=[dataset.element_spec])
+            train_step = tf.function(
+                step_fn, input_signature=[dataset.element_spec], autograph=False
+            )
         iterator = iter(dataset)
         total, count, out_of_time = 0.0, 0.0, False
         with make_progress() if config.progress else _Silent() as progress:

@@ -1,0 +1,141 @@
+"""Runtime speed and memory, measured side by side with Keras in one run.
+
+Per artifact of a bundle, on the test split, one interpreter thread:
+  * offline real-time factor (features + model + greedy decoding), in a fresh process that only
+    transcribes (numpy + one interpreter), with that process's peak RSS;
+  * streaming artifacts: per-chunk latency p50/p95 and streaming RTF (audio pushed in 100 ms
+    blocks through StreamingRecognizer);
+  * the ratio against Keras ``predict`` (features + model + the same decoder) on the same
+    utterances, timed in this run.
+Goals (issue 5): streaming RTF <= 0.01 for the default model, >= 20x faster than Keras,
+peak RSS <= 60 MB.
+
+    .venv/bin/python bench/runtime.py [--bundle demo/bundle] [--manifest demo/corpus/test.jsonl]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+# This file is named runtime.py (as the issue asks); drop bench/ from the import path so that
+# `import runtime` finds the package, not this script.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
+
+
+def keras_seconds(bundle, files: list[str]) -> tuple[float, float]:
+    """Keras predict (batch 1, as on a device) + features + greedy decode: seconds, audio s."""
+    import edge_asr.tensorflow_quiet  # noqa: F401
+    from edge_asr.models import load_model
+    from runtime.audio import read_audio
+    from runtime.decoding import greedy_decode, to_log_probs
+    from runtime.features import extract
+
+    model = load_model(bundle.path / bundle.meta["model"]["source"]["file"])
+    audio = [read_audio(f, bundle.features.sample_rate) for f in files]
+    model.predict(extract(audio[0], bundle.features)[None], verbose=0)  # warm-up / trace
+    start = time.perf_counter()
+    for samples in audio:
+        probs = model.predict(extract(samples, bundle.features)[None], verbose=0)[0]
+        greedy_decode(to_log_probs(probs))
+    total_audio = sum(len(a) for a in audio) / bundle.features.sample_rate
+    return time.perf_counter() - start, total_audio
+
+
+def streaming_stats(bundle_path: Path, name: str, files: list[str]) -> dict[str, float]:
+    from runtime.audio import read_audio
+    from runtime.recognizer import StreamingRecognizer
+
+    rec = StreamingRecognizer.from_bundle(bundle_path, name)
+    block = rec.bundle.features.sample_rate // 10
+    lat: list[float] = []
+    audio_s = busy = 0.0
+    for f in files:
+        samples = read_audio(f, rec.bundle.features.sample_rate)
+        start = time.perf_counter()
+        for i in range(0, len(samples), block):
+            rec.accept_audio(samples[i : i + block])
+        lat += rec.chunk_latencies_ms
+        rec.finalize()
+        busy += time.perf_counter() - start
+        audio_s += len(samples) / rec.bundle.features.sample_rate
+    arr = np.asarray(lat or [0.0])
+    return {
+        "chunk_p50_ms": float(np.percentile(arr, 50)),
+        "chunk_p95_ms": float(np.percentile(arr, 95)),
+        "stream_rtf": busy / audio_s,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bundle", default="demo/bundle")
+    parser.add_argument("--manifest", default="demo/corpus/test.jsonl")
+    parser.add_argument("--limit", type=int, default=40)
+    parser.add_argument("--json", help="also write the numbers here")
+    args = parser.parse_args()
+
+    from edge_asr.data.manifest import load_manifest
+    from runtime.batch import run_isolated
+    from runtime.bundle import Bundle
+
+    if not Path(args.bundle, "bundle.json").is_file():
+        print(f"no bundle at {args.bundle}: run `make demo` first", file=sys.stderr)
+        return 2
+    bundle = Bundle.load(args.bundle)
+    files = [str(u.path) for u in load_manifest(args.manifest)[: args.limit]]
+    keras_s, audio_s = keras_seconds(bundle, files)
+    keras_rtf = keras_s / audio_s
+    print(f"{len(files)} utterances, {audio_s:.0f} s of audio; Keras predict RTF {keras_rtf:.4f}")
+    header = (
+        f"{'artifact':26} {'KB':>7} {'RTF':>7} {'x Keras':>8} {'RSS MB':>7} "
+        f"{'chunk p50':>10} {'p95 ms':>7} {'stream RTF':>10}"
+    )
+    print(header)
+    rows = []
+    for art in bundle.passing():
+        request = {
+            "bundle": str(bundle.path),
+            "artifact": art["name"],
+            "path": str(bundle.path / art["file"]),
+            "format": art["format"],
+            "files": files,
+            "threads": 1,
+        }
+        run = run_isolated(request)
+        if "error" in run:
+            print(f"{art['name']:26} error: {run['error']}")
+            continue
+        busy = sum(r["latency_ms"] for r in run["results"] if "latency_ms" in r) / 1e3
+        row = {
+            "artifact": art["name"],
+            "size_kb": art["size_bytes"] / 1024,
+            "rtf": busy / audio_s,
+            "speedup_vs_keras": keras_s / busy,
+            "peak_rss_mb": run["peak_rss_mb"],
+        }
+        if art["streaming"]:
+            row |= streaming_stats(bundle.path, art["name"], files)
+        rows.append(row)
+        stream = (
+            f"{row['chunk_p50_ms']:10.2f} {row['chunk_p95_ms']:7.2f} {row['stream_rtf']:10.4f}"
+            if art["streaming"]
+            else f"{'-':>10} {'-':>7} {'-':>10}"
+        )
+        print(
+            f"{art['name']:26} {row['size_kb']:7.0f} {row['rtf']:7.4f} "
+            f"{row['speedup_vs_keras']:7.1f}x {row['peak_rss_mb']:7.1f} {stream}"
+        )
+    if args.json:
+        numbers = {"keras_rtf": keras_rtf, "artifacts": rows}
+        Path(args.json).write_text(json.dumps(numbers, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
