@@ -15,6 +15,7 @@ from typing import Any
 
 import keras
 
+from edge_asr.models.chain import chain_layers
 from runtime.errors import EdgeASRError
 
 #: Layers that are the identity at inference time.
@@ -29,27 +30,7 @@ RECURRENT = ("GRU", "LSTM", "SimpleRNN")
 
 
 class UnsupportedModelError(EdgeASRError):
-    """The model is not a linear chain of layers the converters know how to copy."""
-
-
-def chain_layers(model: keras.Model) -> list[keras.layers.Layer]:
-    """The model's layers after the input, in order; raises unless they form a single chain."""
-    layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
-    if len(model.inputs) != 1 or len(model.outputs) != 1:
-        raise UnsupportedModelError(f"{model.name}: expected one input and one output")
-    previous = model.inputs[0]
-    for layer in layers:
-        if len(layer._inbound_nodes) != 1:
-            raise UnsupportedModelError(f"{model.name}: layer {layer.name!r} is shared")
-        if layer.input is not previous:
-            raise UnsupportedModelError(
-                f"{model.name}: layer {layer.name!r} does not follow the previous layer "
-                "(only linear chains are supported)"
-            )
-        previous = layer.output
-    if previous is not model.outputs[0]:
-        raise UnsupportedModelError(f"{model.name}: the last layer is not the model output")
-    return layers
+    """The model has a layer the converters do not know how to copy."""
 
 
 def copy_layer(

@@ -29,6 +29,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from edge_asr.models.chain import NotAChainError, chain_layers
 from runtime.errors import EdgeASRError
 from runtime.fileio import write_bytes
 
@@ -313,19 +314,10 @@ def _recurrent(
 
 def _layer_chain(model: Any) -> list[Any]:
     """The model's layers in order, refusing anything that is not a single linear chain."""
-    if len(model.inputs) != 1 or len(model.outputs) != 1:
-        raise OnnxExportError("only single-input, single-output models can be exported")
-    chain = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
-    previous = model.inputs[0]
-    for layer in chain:
-        try:
-            ok = layer.input is previous
-        except (AttributeError, ValueError):
-            ok = False
-        if not ok:
-            raise OnnxExportError(f"layer {layer.name!r} is not part of a linear layer chain")
-        previous = layer.output
-    return chain
+    try:
+        return chain_layers(model)
+    except NotAChainError as exc:
+        raise OnnxExportError(str(exc)) from None
 
 
 def _translate(

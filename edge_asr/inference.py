@@ -20,19 +20,6 @@ from runtime.errors import EdgeASRError
 from runtime.text import int_to_text
 
 
-def _chain(model: Any) -> list[Any] | None:
-    """The model's layers in order if it is a plain chain (every builder is), else None."""
-    previous = model.inputs[0]
-    chain = []
-    for layer in model.layers[1:]:
-        node = layer._inbound_nodes[0]  # the call that built this model
-        if len(node.input_tensors) != 1 or node.input_tensors[0] is not previous:
-            return None
-        previous = node.output_tensors[0]
-        chain.append(layer)
-    return chain if previous is model.outputs[0] else None
-
-
 def graph_model(model: Any, logits: bool = False) -> tuple[Any, bool]:
     """A twin of ``model`` sharing its weight objects, safe to trace with an unknown time axis:
     each ``TimeDistributed(layer)`` is replaced by ``layer`` itself. With ``logits=True`` it
@@ -47,8 +34,11 @@ def graph_model(model: Any, logits: bool = False) -> tuple[Any, bool]:
     """
     import keras
 
-    chain = _chain(model)
-    if chain is None:
+    from edge_asr.models.chain import NotAChainError, chain_layers
+
+    try:
+        chain = chain_layers(model)
+    except NotAChainError:
         return model, False
     has_logits = logits and chain[-1].name == "softmax"
     if has_logits:

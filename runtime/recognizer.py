@@ -11,7 +11,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -77,35 +77,8 @@ class _Base:
         self.decoder = decoder or DecoderOptions()
         self.load_seconds = 0.0
 
-    @classmethod
-    def _open(
-        cls,
-        path: str | os.PathLike,
-        artifact: str | None,
-        backend: str,
-        threads: int,
-        streaming: bool | None,
-    ) -> tuple[Bundle, dict[str, Any], Backend, float]:
-        if backend not in _FORMATS:
-            raise EdgeASRError(f"backend must be one of {', '.join(_FORMATS)}, not {backend!r}")
-        start = time.perf_counter()
-        bundle = Bundle.load(path)
-        art = bundle.select(artifact, fmt=_FORMATS[backend], streaming=streaming)
-        if streaming and not art["streaming"]:
-            raise BundleError(f"artifact {art['name']!r} is not a streaming artifact")
-        file = bundle.verify(art)
-        be = open_backend(file, art["format"], threads=threads)
-        check_io(art, be.inputs, be.outputs)
-        return bundle, art, be, time.perf_counter() - start
-
-    def _decode(self, log_probs: np.ndarray) -> tuple[str, list[dict[str, Any]]]:
-        labels, starts, ends = self.decoder.decode(log_probs)
-        words = decoding.words_with_times(labels, starts, self.bundle.frame_seconds, ends)
-        return int_to_text(labels), words
-
-
-class Recognizer(_Base):
-    """Whole-utterance transcription with one artifact of a bundle."""
+    #: None: any artifact (offline or streaming); True: a streaming artifact is required.
+    needs_streaming: bool | None = None
 
     @classmethod
     def from_bundle(
@@ -115,12 +88,35 @@ class Recognizer(_Base):
         backend: str = "auto",
         threads: int = 1,
         decoder: DecoderOptions | None = None,
-    ) -> Recognizer:
-        """Verify the bundle and pick ``artifact`` (default: the smallest that passed)."""
-        bundle, art, be, seconds = cls._open(path, artifact, backend, threads, None)
+    ) -> Self:
+        """Verify the bundle (schema, sha256, tensor shapes) and pick ``artifact`` (default:
+        the smallest one that passed the gate, of the kind this class needs)."""
+        if backend not in _FORMATS:
+            raise EdgeASRError(f"backend must be one of {', '.join(_FORMATS)}, not {backend!r}")
+        start = time.perf_counter()
+        bundle = Bundle.load(path)
+        if cls.needs_streaming and not bundle.meta.get("model", {}).get("streamable", True):
+            raise BundleError(
+                f"{bundle.path}: model {bundle.meta['model'].get('name')} is not streamable "
+                "(bidirectional): use offline transcription"
+            )
+        art = bundle.select(artifact, fmt=_FORMATS[backend], streaming=cls.needs_streaming)
+        if cls.needs_streaming and not art["streaming"]:
+            raise BundleError(f"artifact {art['name']!r} is not a streaming artifact")
+        be = open_backend(bundle.verify(art), art["format"], threads=threads)
+        check_io(art, be.inputs, be.outputs)
         rec = cls(bundle, art, be, decoder)
-        rec.load_seconds = seconds
+        rec.load_seconds = time.perf_counter() - start
         return rec
+
+    def _decode(self, log_probs: np.ndarray) -> tuple[str, list[dict[str, Any]]]:
+        labels, starts, ends = self.decoder.decode(log_probs)
+        words = decoding.words_with_times(labels, starts, self.bundle.frame_seconds, ends)
+        return int_to_text(labels), words
+
+
+class Recognizer(_Base):
+    """Whole-utterance transcription with one artifact of a bundle."""
 
     def posteriors(self, features: np.ndarray) -> np.ndarray:
         """Per-frame posteriors (T', 29) for normalized features (T, D)."""
@@ -164,27 +160,7 @@ class StreamingRecognizer(_Base):
     ``Recognizer`` on the same audio with the same artifact, for any chunking of the audio.
     """
 
-    @classmethod
-    def from_bundle(
-        cls,
-        path: str | os.PathLike,
-        artifact: str | None = None,
-        backend: str = "auto",
-        threads: int = 1,
-        decoder: DecoderOptions | None = None,
-    ) -> StreamingRecognizer:
-        bundle = Bundle.load(path)
-        if not bundle.meta.get("model", {}).get("streamable", True):
-            raise BundleError(
-                f"{bundle.path}: model {bundle.meta['model'].get('name')} is not streamable "
-                "(bidirectional): use offline transcription"
-            )
-        if artifact is None and not bundle.passing(_FORMATS.get(backend), streaming=True):
-            raise BundleError(f"{bundle.path}: no streaming artifact passed the gate")
-        bundle, art, be, seconds = cls._open(path, artifact, backend, threads, True)
-        rec = cls(bundle, art, be, decoder)
-        rec.load_seconds = seconds
-        return rec
+    needs_streaming = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

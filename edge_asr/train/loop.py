@@ -139,6 +139,32 @@ def _is_chief(strategy: Any) -> bool:
     return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
 
 
+def _num_workers(strategy: Any) -> int:
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None:
+        return 1
+    spec = resolver.cluster_spec().as_dict()
+    return sum(len(spec.get(kind, [])) for kind in ("chief", "worker")) or 1
+
+
+def _agreement(tf: Any, strategy: Any) -> Any:
+    """``agree(flag) -> bool``: True on every worker if it is True on any.
+
+    Workers must stop at the same step or the next gradient all-reduce waits forever; their
+    clocks and (BatchNorm-dependent) validation numbers differ slightly, so stop decisions
+    (time budget, patience) go through one tiny collective. A no-op on one machine.
+    """
+    if _num_workers(strategy) <= 1:
+        return bool
+
+    @tf.function(autograph=False)
+    def any_worker(flag: Any) -> Any:
+        per_replica = strategy.run(tf.identity, args=(flag,))
+        return strategy.reduce(tf.distribute.ReduceOp.MAX, per_replica, axis=None)
+
+    return lambda flag: bool(any_worker(tf.constant(1.0 if flag else 0.0)).numpy() > 0)
+
+
 def make_optimizer(keras: Any, config: TrainConfig) -> Any:
     """The seed's SGD (lr 0.02, Nesterov momentum 0.9, clipnorm 5) or Adam/AdamW (clipnorm 5)."""
     name = config.optimizer.lower()
@@ -391,6 +417,7 @@ def train(config: TrainConfig) -> TrainResult:
         _say(f"resume: from epoch {state['epoch']} (best CER {state['best_cer']})")
 
     replicas = strategy.num_replicas_in_sync
+    agree = _agreement(tf, strategy)
     base_lr = float(optimizer.learning_rate.numpy())
     trainable = model.trainable_variables
 
@@ -515,7 +542,7 @@ def train(config: TrainConfig) -> TrainResult:
                 total += float(loss_sum)
                 count += float(n)
                 progress.update(task, advance=1, info=f"loss {total / max(count, 1):.2f}")
-                if budget and time.monotonic() - run_start >= budget:
+                if budget and agree(time.monotonic() - run_start >= budget):
                     out_of_time = True
                     break
         train_loss = total / max(count, 1.0)
@@ -558,7 +585,7 @@ def train(config: TrainConfig) -> TrainResult:
         if out_of_time:
             stop_reason = "time budget"
             break
-        if config.patience and state["bad_epochs"] >= config.patience:
+        if agree(bool(config.patience) and state["bad_epochs"] >= config.patience):
             stop_reason = f"no improvement in {config.patience} epochs"
             break
     if state["best_cer"] is None:
