@@ -47,7 +47,8 @@ QUICK = Plan(
     hours=0.03,
     train_minutes=1.0,
     epochs=2,
-    targets="tflite-fp32,tflite-int8-dynamic,onnx-fp32,onnx-int8-dynamic,onnx-fp32-stream",
+    # fp32 only: a one-minute model's CER is noise, so delta-CER bounds on it would be too
+    targets="tflite-fp32,onnx-fp32,tflite-fp32-stream,onnx-fp32-stream",
     check_utterances=8,
     train_args=(*RECIPE, "--param", "units=32", "--param", "filters=32"),
 )

@@ -160,7 +160,7 @@ def _agreement(tf: Any, strategy: Any) -> Any:
     @tf.function(autograph=False)
     def any_worker(flag: Any) -> Any:
         per_replica = strategy.run(tf.identity, args=(flag,))
-        return strategy.reduce(tf.distribute.ReduceOp.MAX, per_replica, axis=None)
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
 
     return lambda flag: bool(any_worker(tf.constant(1.0 if flag else 0.0)).numpy() > 0)
 
