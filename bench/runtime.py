@@ -81,7 +81,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from edge_asr.data.manifest import load_manifest
-    from runtime.batch import run_isolated
+    from runtime.batch import make_request, run_isolated
     from runtime.bundle import Bundle
 
     if not Path(args.bundle, "bundle.json").is_file():
@@ -99,15 +99,7 @@ def main() -> int:
     print(header)
     rows = []
     for art in bundle.passing():
-        request = {
-            "bundle": str(bundle.path),
-            "artifact": art["name"],
-            "path": str(bundle.path / art["file"]),
-            "format": art["format"],
-            "files": files,
-            "threads": 1,
-        }
-        run = run_isolated(request)
+        run = run_isolated(make_request(bundle, art, files))
         if "error" in run:
             print(f"{art['name']:26} error: {run['error']}")
             continue

@@ -145,7 +145,7 @@ def validate(
     """Build the report (also written to ``out``); raise when the gate fails."""
     from edge_asr.metrics import cer, wer
     from edge_asr.progress import make_progress
-    from runtime.batch import run_isolated
+    from runtime.batch import make_request, run_isolated
     from runtime.bundle import Bundle
 
     utts = _utterances(manifest, limit)
@@ -171,14 +171,7 @@ def validate(
             )
             for art in bundle.artifacts:
                 task = progress.add_task(art["name"], total=len(files), info="")
-                request = {
-                    "bundle": str(bundle.path),
-                    "artifact": art["name"],
-                    "path": str(bundle.path / art["file"]),
-                    "format": art["format"],
-                    "files": files,
-                    "threads": threads,
-                }
+                request = make_request(bundle, art, files, threads)
                 run = run_isolated(request, lambda _r, t=task: progress.advance(t))
                 row = _row(bundle, art, run, ref, utts)
                 progress.update(task, info=f"CER {row['cer']:.3f}")

@@ -99,6 +99,18 @@ def loadable_by(path: str, fmt: str) -> dict[str, str]:
     return status
 
 
+def make_request(bundle: Any, artifact: dict[str, Any], files: list[str], threads: int = 1) -> dict:
+    """The request ``run_isolated`` sends: one ``runtime.bundle.Bundle`` artifact over files."""
+    return {
+        "bundle": str(bundle.path),
+        "artifact": artifact["name"],
+        "path": str(bundle.path / artifact["file"]),
+        "format": artifact["format"],
+        "files": files,
+        "threads": threads,
+    }
+
+
 def run_isolated(
     request: dict[str, Any], on_result: Callable[[dict[str, Any]], None] | None = None
 ) -> dict[str, Any]:

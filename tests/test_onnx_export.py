@@ -23,6 +23,7 @@ from converters.onnx_quant import OnnxQuantError, quantize
 from converters.streaming import stream_spec
 from edge_asr.models import build
 from runtime.errors import EdgeASRError
+from tests.conftest import ARCHS
 
 try:
     tf.config.threading.set_intra_op_parallelism_threads(1)
@@ -31,15 +32,6 @@ except RuntimeError:  # TensorFlow already initialized by another test module
     pass
 
 F = 20
-ARCHS = {
-    "simple_rnn_model": {},
-    "rnn_model": {"units": 16},
-    "cnn_rnn_model": {"filters": 12, "units": 16},
-    "deep_rnn_model": {"units": 16},
-    "bidirectional_rnn_model": {"units": 16},
-    "final_model": {"filters": 12, "units": 16},
-    "final_model_streaming": {"filters": 12, "units": 16},
-}
 STREAMABLE = [name for name in ARCHS if name not in ("bidirectional_rnn_model", "final_model")]
 RECURRENT_OPS = {"GRU", "LSTM", "RNN"}
 

@@ -20,22 +20,13 @@ from edge_asr.train.augment import augment, time_stretch
 from edge_asr.train.data import bucket_batches, ctc_min_frames, pad_batch
 from edge_asr.train.loop import LOG_COLUMNS
 from runtime.errors import EdgeASRError
-
-ARCHITECTURES = {
-    "simple_rnn_model": {},
-    "rnn_model": {"units": 16},
-    "cnn_rnn_model": {"filters": 16, "units": 16},
-    "deep_rnn_model": {"units": 16},
-    "bidirectional_rnn_model": {"units": 16},
-    "final_model": {"filters": 16, "units": 16},
-    "final_model_streaming": {"filters": 16, "units": 16},
-}
+from tests.conftest import ARCHS
 
 
 def _config(corpus: Path, out: Path, model: str, **kw) -> TrainConfig:
     defaults = dict(
         model=model,
-        params=ARCHITECTURES.get(model, {}),
+        params=ARCHS.get(model, {}),
         optimizer="adam",
         lr=3e-3,
         batch_size=8,
@@ -52,14 +43,14 @@ def _config(corpus: Path, out: Path, model: str, **kw) -> TrainConfig:
 def trained(tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = tmp_path_factory.mktemp("train")
     results = {}
-    for name in ARCHITECTURES:
+    for name in ARCHS:
         # one architecture on MFCC so both feature kinds are trained
         features = "mfcc" if name == "deep_rnn_model" else "spectrogram"
         results[name] = train(_config(tiny_corpus, root / name, name, features=features))
     return results
 
 
-@pytest.mark.parametrize("name", list(ARCHITECTURES))
+@pytest.mark.parametrize("name", list(ARCHS))
 def test_ctc_loss_decreases(trained: dict, name: str) -> None:
     log = trained[name].log
     assert [row["epoch"] for row in log] == [1, 2, 3]
@@ -68,7 +59,7 @@ def test_ctc_loss_decreases(trained: dict, name: str) -> None:
     assert all(np.isfinite(row["val_cer"]) for row in log)
 
 
-@pytest.mark.parametrize("name", list(ARCHITECTURES))
+@pytest.mark.parametrize("name", list(ARCHS))
 def test_model_dir_complete(trained: dict, name: str) -> None:
     from edge_asr.models import build
     from runtime.features import FeatureConfig
@@ -82,7 +73,7 @@ def test_model_dir_complete(trained: dict, name: str) -> None:
     features = FeatureConfig.from_json((out / "features.json").read_text())
     assert features.kind == ("mfcc" if name == "deep_rnn_model" else "spectrogram")
     assert features.mean is not None and len(features.std) == features.dim
-    expected = build(name, input_dim=features.dim, **ARCHITECTURES[name]).edge_asr
+    expected = build(name, input_dim=features.dim, **ARCHS[name]).edge_asr
     assert meta == json.loads(json.dumps(expected))
     assert json.loads((out / "labels.json").read_text()) == {"symbols": list(SYMBOLS), "blank": 28}
     with open(out / "train_log.csv", newline="") as fh:
