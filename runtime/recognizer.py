@@ -167,6 +167,8 @@ class StreamingRecognizer(_Base):
         self._features = FeatureStream(self.bundle.features)
         self._runner = ChunkRunner(self.backend, self.artifact["stream"])
         self._probs: list[np.ndarray] = []
+        self._partial: list[int] = []
+        self._previous = -1
         self._frames_in = 0
         self.chunk_latencies_ms: list[float] = []
 
@@ -174,6 +176,8 @@ class StreamingRecognizer(_Base):
         self._features = FeatureStream(self.bundle.features)
         self._runner.reset()
         self._probs = []
+        self._partial = []
+        self._previous = -1
         self._frames_in = 0
         self.chunk_latencies_ms = []
 
@@ -183,9 +187,16 @@ class StreamingRecognizer(_Base):
         out = self._runner.push(frames)
         if final:
             out = np.concatenate([o for o in (out, self._runner.flush()) if o.size] or [out])
-        if out.size:
-            self._probs.append(out)
-            self.chunk_latencies_ms.append((time.perf_counter() - t0) * 1e3)
+        if not out.size:
+            return
+        self._probs.append(out)
+        calls = max(1, round(len(out) / self._runner.output_frames))
+        self.chunk_latencies_ms += [(time.perf_counter() - t0) * 1e3 / calls] * calls
+        if not final:  # partial text: greedy over the new frames only
+            for label in out.argmax(axis=1).tolist():
+                if label != self._previous and label != self.bundle.blank:
+                    self._partial.append(label)
+                self._previous = label
 
     def _log_probs(self) -> np.ndarray:
         n_out = self.bundle.output_length(self._frames_in)
@@ -199,8 +210,7 @@ class StreamingRecognizer(_Base):
         if not np.isfinite(samples).all():
             raise EdgeASRError("audio contains NaN or Inf")
         self._consume(self._features.push(samples), final=False)
-        labels = decoding.greedy_decode(self._log_probs())
-        return int_to_text(labels)
+        return int_to_text(self._partial)
 
     def finalize(self) -> Result:
         """Flush features and model; decode everything with the configured decoder; reset."""

@@ -23,6 +23,7 @@ class ChunkRunner:
         self.chunk = int(stream["chunk_frames"])
         self.window = int(stream["window_frames"])
         self.left_pad = int(stream.get("left_pad_frames", 0))
+        self.output_frames = int(stream["output_frames"])
         self.states_spec = stream["states"]
         self.feats_name = "feats" if "feats" in backend.input_names else backend.input_names[0]
         self.probs_name = "probs" if "probs" in backend.output_names else backend.output_names[0]
