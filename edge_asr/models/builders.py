@@ -151,7 +151,8 @@ def final_model(
     ``bidirectional=False`` is the streamable variant (the default deployable model): every
     layer looks only at the past, and the 'valid' convolution needs ``kernel_size - stride``
     frames of left context, which the streaming artifact carries.
-    Defaults (161 spectrogram bins): 1.18 M parameters bidirectional, 0.58 M unidirectional.
+    Defaults (161 spectrogram bins): 1.18 M parameters (4.7 MB fp32); the streaming builder's
+    defaults (units 256): 1.11 M. The demo recipe (13 MFCCs, kernel 21, stride 3): 0.80 M.
     """
     x = _input(input_dim)
     y = layers.Conv1D(
