@@ -33,12 +33,14 @@ def test_edge_asr_never_imports_converters():
     assert not bad, sorted(bad)
 
 
-def _modules_after(code: str) -> list[str]:
+def _heavy_modules_after(code: str) -> list[str]:
+    """TensorFlow/Keras modules loaded by running ``code`` in a fresh interpreter."""
     probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
     out = subprocess.run(
         [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
     )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    mods = json.loads(out.stdout.strip().splitlines()[-1])
+    return [m for m in mods if m.split(".")[0] in ("tensorflow", "keras", "tf_keras")]
 
 
 def test_importing_runtime_loads_no_tensorflow():
@@ -47,8 +49,7 @@ def test_importing_runtime_loads_no_tensorflow():
         "runtime.lm, runtime.bundle, runtime.backends, runtime.streaming, runtime.recognizer, "
         "runtime.cli, runtime.batch\nfrom runtime import Recognizer, StreamingRecognizer"
     )
-    mods = _modules_after(code)
-    heavy = [m for m in mods if m.split(".")[0] in ("tensorflow", "keras", "tf_keras")]
+    heavy = _heavy_modules_after(code)
     assert not heavy, heavy[:5]
 
 
@@ -58,6 +59,5 @@ def test_cli_help_and_transcribe_parser_load_no_tensorflow():
         "p = build_parser()\n"
         "p.parse_args(['transcribe', 'bundle', 'a.wav'])"
     )
-    mods = _modules_after(code)
-    heavy = [m for m in mods if m.split(".")[0] in ("tensorflow", "keras", "tf_keras")]
+    heavy = _heavy_modules_after(code)
     assert not heavy, heavy[:5]
