@@ -10,7 +10,7 @@ Per artifact of a bundle, on the test split, one interpreter thread:
 Goals (issue 5): streaming RTF <= 0.01 for the default model, >= 20x faster than Keras,
 peak RSS <= 60 MB.
 
-    .venv/bin/python bench/runtime.py [--bundle demo/bundle] [--manifest demo/corpus/test.jsonl]
+    python bench/runtime_speed.py [--bundle demo/bundle] [--manifest demo/corpus/test.jsonl]
 """
 
 from __future__ import annotations
@@ -22,10 +22,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-# This file is named runtime.py (as the issue asks); drop bench/ from the import path so that
-# `import runtime` finds the package, not this script.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
 
 
 def keras_seconds(bundle, files: list[str]) -> tuple[float, float]:
