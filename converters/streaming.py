@@ -26,6 +26,7 @@ from converters.keras_twin import (
     copy_layer,
     unwrap_time_distributed,
 )
+from converters.unrolled import UnrolledRecurrent
 from runtime.errors import EdgeASRError
 
 #: Layers that act on each frame independently (no context, no state).
@@ -127,7 +128,8 @@ def not_streamable_reason(model: keras.Model) -> str | None:
 def streaming_twin(model: keras.Model, spec: dict[str, Any]) -> keras.Model:
     """The chunk model: inputs ``feats (1, window, F)`` and ``state_in_i``; outputs ``probs
     (1, output_frames, 29)`` then ``state_out_i``. Same weights; RNNs unrolled with explicit
-    initial and final states; causal convolutions become 'valid' (the stream is left-padded)."""
+    initial and final states and their biases hoisted out of the steps (``converters.unrolled``);
+    causal convolutions become 'valid' (the stream is left-padded)."""
     layers = chain_layers(model)
     features = model.inputs[0].shape[-1]
     feats = keras.Input(batch_shape=(1, spec["window_frames"], features), name="feats")
@@ -147,11 +149,7 @@ def streaming_twin(model: keras.Model, spec: dict[str, Any]) -> keras.Model:
         elif kind in RECURRENT:
             n = 2 if kind == "LSTM" else 1
             initial = state_inputs[len(new_states) : len(new_states) + n]
-            config = layer.get_config()
-            config.update(unroll=True, return_state=True, return_sequences=True, stateful=False)
-            clone = type(layer).from_config(config)
-            x, *final = clone(x, initial_state=initial)
-            clone.set_weights(layer.get_weights())
+            x, *final = UnrolledRecurrent(layer)([x, *initial])
             new_states.extend(final)
         else:
             x = copy_layer(layer, x)
