@@ -57,22 +57,34 @@ def unwrap_time_distributed(layer: keras.layers.Layer) -> keras.layers.Layer:
     return inner
 
 
-def export_twin(model: keras.Model, batch: int | None = 1) -> keras.Model:
-    """The offline export twin: input ``(batch, None, F)``, same outputs as ``model`` in eager
-    mode, with no TimeDistributed and no Dropout. Metadata (``edge_asr``) is carried over."""
-    layers = chain_layers(model)
-    features = model.inputs[0].shape[-1]
-    inputs = keras.Input(batch_shape=(batch, None, features), name="the_input")
-    x = inputs
+def copy_chain(
+    layers: list[keras.layers.Layer],
+    x: Any,
+    override: Callable[[keras.layers.Layer, Any], Any] | None = None,
+) -> Any:
+    """Copy ``layers`` onto ``x`` in order: inference identities dropped, ``TimeDistributed(Dense)``
+    as ``Dense``, the rest re-created. ``override(layer, x)`` may return the output for a layer
+    it handles itself (None: copy as usual)."""
     for layer in layers:
         kind = type(layer).__name__
         if kind in INFERENCE_IDENTITY:
             continue
-        if kind == "TimeDistributed":
+        custom = override(layer, x) if override is not None else None
+        if custom is not None:
+            x = custom
+        elif kind == "TimeDistributed":
             x = copy_layer(unwrap_time_distributed(layer), x, {"name": layer.name})
         else:
             x = copy_layer(layer, x)
-    twin = keras.Model(inputs, x, name=f"{model.name}_export")
+    return x
+
+
+def export_twin(model: keras.Model, batch: int | None = 1) -> keras.Model:
+    """The offline export twin: input ``(batch, None, F)``, same outputs as ``model`` in eager
+    mode, with no TimeDistributed and no Dropout. Metadata (``edge_asr``) is carried over."""
+    features = model.inputs[0].shape[-1]
+    inputs = keras.Input(batch_shape=(batch, None, features), name="the_input")
+    twin = keras.Model(inputs, copy_chain(chain_layers(model), inputs), name=f"{model.name}_export")
     _carry_metadata(model, twin)
     return twin
 

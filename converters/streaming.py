@@ -23,8 +23,8 @@ from converters.keras_twin import (
     INFERENCE_IDENTITY,
     RECURRENT,
     chain_layers,
+    copy_chain,
     copy_layer,
-    unwrap_time_distributed,
 )
 from converters.unrolled import UnrolledRecurrent
 from runtime.errors import EdgeASRError
@@ -130,29 +130,26 @@ def streaming_twin(model: keras.Model, spec: dict[str, Any]) -> keras.Model:
     (1, output_frames, 29)`` then ``state_out_i``. Same weights; RNNs unrolled with explicit
     initial and final states and their biases hoisted out of the steps (``converters.unrolled``);
     causal convolutions become 'valid' (the stream is left-padded)."""
-    layers = chain_layers(model)
     features = model.inputs[0].shape[-1]
     feats = keras.Input(batch_shape=(1, spec["window_frames"], features), name="feats")
     state_inputs = [
         keras.Input(batch_shape=tuple(s["shape"]), name=s["input"]) for s in spec["states"]
     ]
-    x: Any = feats
     new_states: list[Any] = []
-    for layer in layers:
+
+    def stream_layer(layer: keras.layers.Layer, x: Any) -> Any:
         kind = type(layer).__name__
-        if kind in INFERENCE_IDENTITY:
-            continue
-        if kind == "TimeDistributed":
-            x = copy_layer(unwrap_time_distributed(layer), x, {"name": layer.name})
-        elif kind == "Conv1D" and layer.padding == "causal":
-            x = copy_layer(layer, x, {"padding": "valid"})
-        elif kind in RECURRENT:
+        if kind == "Conv1D" and layer.padding == "causal":
+            return copy_layer(layer, x, {"padding": "valid"})
+        if kind in RECURRENT:
             n = 2 if kind == "LSTM" else 1
             initial = state_inputs[len(new_states) : len(new_states) + n]
             x, *final = UnrolledRecurrent(layer)([x, *initial])
             new_states.extend(final)
-        else:
-            x = copy_layer(layer, x)
+            return x
+        return None
+
+    x = copy_chain(chain_layers(model), feats, stream_layer)
     if len(new_states) != len(state_inputs):
         raise EdgeASRError(f"{model.name}: stream spec does not match the model's states")
     outputs = [keras.layers.Identity(name="probs")(x)]
