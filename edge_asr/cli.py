@@ -30,7 +30,9 @@ _ORDER = [
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser with every installed sub-command, or with just ``only`` when that one is
+    installed (a device running ``transcribe`` then never imports the training modules)."""
     parser = argparse.ArgumentParser(
         prog="edge-asr",
         description="Train small speech models, convert them to TFLite/ONNX behind an "
@@ -38,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     found = {ep.name: ep for ep in entry_points(group="edge_asr.commands")}
+    if only in found:
+        found = {only: found[only]}
     for name in sorted(found, key=lambda n: (_ORDER.index(n) if n in _ORDER else 99, n)):
         try:
             register = found[name].load()
@@ -47,10 +51,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """Parse with options and file arguments in any order (``transcribe BUNDLE --json a.wav
+    b.wav``): plain argparse stops filling a ``nargs='*'`` positional at the first option.
+    Commands with their own sub-commands (``lm build``) keep the plain parse."""
+    commands = next(a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    if argv and argv[0] in commands:
+        try:
+            args = commands[argv[0]].parse_intermixed_args(argv[1:])
+        except TypeError:  # argparse cannot intermix around nested sub-commands
+            return parser.parse_args(argv)
+        args.command = argv[0]
+        return args
+    return parser.parse_args(argv)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one sub-command; expected failures print one line and exit non-zero."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(only=argv[0] if argv else None)
+    args = _parse(parser, argv)
     try:
         if args.command not in LIGHT_COMMANDS:
             import edge_asr.tensorflow_quiet  # noqa: F401

@@ -131,12 +131,15 @@ def test_bad_audio_gives_one_line_errors(tiny_bundle: Path, tmp_path: Path):
 
 
 def test_transcribe_cli_json_loads_no_tensorflow(tiny_bundle: Path, tiny_corpus: Path):
+    """Also: options may sit between the files, and no training module is imported."""
     files = [f for f, _ in _test_files(tiny_corpus, 2)]
+    argv = ["transcribe", str(tiny_bundle), files[0], "--json", *files[1:]]
     probe = (
         "import json, sys\n"
         "from edge_asr.cli import main\n"
-        f"code = main(['transcribe', {str(tiny_bundle)!r}, *{files!r}, '--json'])\n"
-        "heavy = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')]\n"
+        f"code = main({argv!r})\n"
+        "heavy = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')\n"
+        "         or m.startswith(('edge_asr.train', 'converters'))]\n"
         "print(json.dumps({'code': code, 'heavy': heavy}))\n"
     )
     proc = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True)
