@@ -687,39 +687,10 @@ def beam_search_result(
     )
 
 
-def beam_search(
-    log_probs: np.ndarray,
-    beam_width: int = 16,
-    *,
-    prune_top_k: int | None = None,
-    prune_threshold: float | None = -10.0,
-    beam_prune_logp: float | None = None,
-    lm: WordScorer | None = None,
-    alpha: float = 0.5,
-    beta: float = 1.0,
-    hotwords: Iterable[str] | None = None,
-    hotword_weight: float = 5.0,
-    lexicon: Iterable[str] | None = None,
-    unk_penalty: float = -10.0,
-    recombine: bool = True,
-) -> list[int]:
-    """Best labelling of a CTC prefix beam search (see ``beam_search_result``)."""
-    return beam_search_result(
-        log_probs,
-        beam_width,
-        prune_top_k=prune_top_k,
-        prune_threshold=prune_threshold,
-        beam_prune_logp=beam_prune_logp,
-        lm=lm,
-        alpha=alpha,
-        beta=beta,
-        hotwords=hotwords,
-        hotword_weight=hotword_weight,
-        lexicon=lexicon,
-        unk_penalty=unk_penalty,
-        align=False,
-        recombine=recombine,
-    ).labels
+def beam_search(log_probs: np.ndarray, beam_width: int = 16, **options: Any) -> list[int]:
+    """Best labelling of a CTC prefix beam search; ``options`` are ``beam_search_result``'s
+    keywords (pruning, LM, hot words, lexicon...)."""
+    return beam_search_result(log_probs, beam_width, align=False, **options).labels
 
 
 # --------------------------------------------------------------------------------------------
