@@ -1,4 +1,4 @@
-"""Writing a bundle (docs/formats.md): the header, artifact entries, ONNX metadata, bundle.json.
+"""Writing a bundle (docs/formats.md) from the typed contract of ``runtime.formats``.
 
 Order matters for trust: artifacts are written and gated first; an ONNX file gets its header and
 entry embedded in ``metadata_props`` (key ``edge_asr_bundle``) *before* it is hashed, because the
@@ -13,16 +13,19 @@ import json
 import os
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
-from runtime.errors import EdgeASRError
-from runtime.fileio import atomic_path, sha256_file, write_json
+from runtime.features import FeatureConfig
+from runtime.fileio import atomic_path, sha256_file
+from runtime.formats import (
+    ONNX_METADATA_KEY,
+    ArtifactEntry,
+    BundleHeader,
+    Labels,
+    ModelInfo,
+    ModelMeta,
+    replace,
+)
 
-SCHEMA_VERSION = 1
-BUNDLE_FILE = "bundle.json"
-SOURCE_FILE = "source/model.keras"
-REJECTED_DIR = "rejected"
-ONNX_METADATA_KEY = "edge_asr_bundle"
 _TOOLS = (
     "edge-asr",
     "tensorflow",
@@ -51,77 +54,43 @@ def tool_versions() -> dict[str, str | None]:
 
 
 def bundle_header(
-    model_meta: dict[str, Any],
-    features: dict[str, Any],
-    labels: dict[str, Any],
+    meta: ModelMeta,
+    features: FeatureConfig,
+    labels: Labels,
     source_sha256: str,
-    stream: dict[str, Any] | None,
+    streamable: bool,
     not_streamable_reason: str | None,
-) -> dict[str, Any]:
+) -> BundleHeader:
     """Everything in bundle.json except the artifact lists."""
-    model = {
-        "name": model_meta["name"],
-        "params": model_meta.get("params", {}),
-        "streamable": stream is not None,
-        "source": {"file": SOURCE_FILE, "sha256": source_sha256},
-    }
-    if not_streamable_reason:
-        model["not_streamable_reason"] = not_streamable_reason
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "created": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "features": features,
-        "labels": labels,
-        "output_length": model_meta["output_length"],
-        "model": model,
-        "tool_versions": tool_versions(),
-    }
-
-
-def artifact_entry(
-    name: str,
-    file: str,
-    fmt: str,
-    precision: str,
-    streaming: bool,
-    io: dict[str, Any],
-    stream: dict[str, Any] | None,
-    quantized_weights: str,
-    parity: dict[str, Any],
-    conversion_seconds: float,
-    note: str | None = None,
-) -> dict[str, Any]:
-    """One ``ARTIFACT`` of docs/formats.md (sha256/size_bytes filled in by ``finalize``)."""
-    entry: dict[str, Any] = {
-        "name": name,
-        "file": file,
-        "format": fmt,
-        "precision": precision,
-        "streaming": streaming,
-        "inputs": io.get("inputs", []),
-        "outputs": io.get("outputs", []),
-        "stream": stream if streaming else None,
-        "quantized_weights": quantized_weights,
-        "sha256": None,
-        "size_bytes": None,
-        "parity": parity,
-        "conversion_seconds": round(conversion_seconds, 2),
-    }
-    if note:
-        entry["note"] = note
-    return entry
+    model = ModelInfo(
+        name=meta.name,
+        params=dict(meta.params),
+        streamable=streamable,
+        source_sha256=source_sha256,
+        not_streamable_reason=not_streamable_reason or None,
+    )
+    return BundleHeader(
+        features=features,
+        labels=labels,
+        output_length=meta.output_length,
+        model=model,
+        created=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        tool_versions=tool_versions(),
+    )
 
 
 def embed_onnx_metadata(
-    path: str | os.PathLike, header: dict[str, Any], entry: dict[str, Any]
+    path: str | os.PathLike, header: BundleHeader, entry: ArtifactEntry
 ) -> None:
     """Store the header and this artifact's entry (without its own hash and size, which the
     embedding changes) in the ONNX file's ``metadata_props``, atomically."""
     import onnx
 
     model = onnx.load(str(path))
-    own = {k: v for k, v in entry.items() if k not in ("sha256", "size_bytes")}
-    value = json.dumps({"bundle": header, "artifact": own}, separators=(",", ":"))
+    value = json.dumps(
+        {"bundle": header.to_dict(), "artifact": entry.to_dict(embedded=True)},
+        separators=(",", ":"),
+    )
     kept = [p for p in model.metadata_props if p.key != ONNX_METADATA_KEY]
     del model.metadata_props[:]
     model.metadata_props.extend(kept)
@@ -130,27 +99,11 @@ def embed_onnx_metadata(
         onnx.save(model, str(tmp))
 
 
-def finalize(bundle_dir: str | os.PathLike, header: dict[str, Any], entry: dict[str, Any]) -> None:
-    """Embed metadata (ONNX) then record the final file's sha256 and size in ``entry``."""
-    path = Path(bundle_dir) / entry["file"]
-    if entry["format"] == "onnx":
+def finalize(
+    bundle_dir: str | os.PathLike, header: BundleHeader, entry: ArtifactEntry
+) -> ArtifactEntry:
+    """Embed metadata (ONNX), then return the entry with the final file's sha256 and size."""
+    path = Path(bundle_dir) / entry.file
+    if entry.format == "onnx":
         embed_onnx_metadata(path, header, entry)
-    entry["sha256"] = sha256_file(path)
-    entry["size_bytes"] = path.stat().st_size
-
-
-def write_bundle(
-    bundle_dir: str | os.PathLike,
-    header: dict[str, Any],
-    artifacts: list[dict[str, Any]],
-    unavailable: list[dict[str, Any]],
-    check: dict[str, Any],
-) -> Path:
-    """Write bundle.json (last, atomically) and return its path."""
-    for entry in artifacts:
-        if not entry.get("sha256"):
-            raise EdgeASRError(f"artifact {entry['name']} was not finalized (no sha256)")
-    doc = {**header, "artifacts": artifacts, "unavailable": unavailable, "parity_check": check}
-    path = Path(bundle_dir) / BUNDLE_FILE
-    write_json(path, doc)
-    return path
+    return replace(entry, sha256=sha256_file(path), size_bytes=path.stat().st_size)

@@ -75,9 +75,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from converters.convert import Options, convert_model_dir, read_model_dir, resolve_targets
+    from converters.convert import Options, convert_model_dir, resolve_targets
     from converters.tolerances import parse_overrides
     from runtime.errors import EdgeASRError
+    from runtime.formats import ModelDir
 
     options = Options(
         targets=resolve_targets(args.targets),
@@ -91,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     for flag in ("check_count", "calib_count", "chunk", "threads"):
         if getattr(args, flag) is not None and getattr(args, flag) < 1:
             raise EdgeASRError(f"--{flag.replace('_', '-')} must be at least 1")
-    src = read_model_dir(args.model_dir)
+    src = ModelDir.read(args.model_dir)
 
     from converters.convert import _limit_tf_threads, load_utterances
 
@@ -113,9 +114,9 @@ def run(args: argparse.Namespace) -> int:
     sources = {"check_manifest": str(args.check), "calibration_manifest": str(calib_manifest)}
     outcome = convert_model_dir(args.model_dir, args.out, check, calib, options, sources)
     print_table(outcome)
-    model = outcome.header["model"]
-    if not model["streamable"]:
-        print(f"model {model['name']} is not streamable: {model['not_streamable_reason']}")
+    model = outcome.header.model
+    if not model.streamable:
+        print(f"model {model.name} is not streamable: {model.not_streamable_reason}")
     print(f"bundle: {outcome.bundle_json}")
     if outcome.failed:
         for line in failure_lines(outcome):
@@ -128,13 +129,12 @@ def failure_lines(outcome: Any) -> list[str]:
     """One line per failed variant: which one and by how much."""
     lines = []
     for art in outcome.artifacts:
-        parity = art["parity"]
-        if not parity["passed"]:
-            lines.append(f"{art['name']}: {'; '.join(parity.get('failures', []))} -> {art['file']}")
+        if not art.passed:
+            lines.append(f"{art.name}: {'; '.join(art.parity.failures)} -> {art.file}")
     for item in outcome.unavailable:
-        if item.get("error"):
-            log = f" [{item['log']}]" if item.get("log") else ""
-            lines.append(f"{item['name']}: {item['reason']}{log}")
+        if item.error:
+            log = f" [{item.log}]" if item.log else ""
+            lines.append(f"{item.name}: {item.reason}{log}")
     return lines
 
 
@@ -151,32 +151,31 @@ def print_table(outcome: Any) -> None:
     for col in ("variant", "size", "vs fp32", "max diff", "agree", "CER", "dCER", "result"):
         table.add_column(col, justify="left" if col in ("variant", "result") else "right")
     fp32 = {
-        (a["format"], a["streaming"]): a["size_bytes"]
-        for a in outcome.artifacts
-        if a["precision"] == "fp32"
+        (a.format, a.streaming): a.size_bytes for a in outcome.artifacts if a.precision == "fp32"
     }
     for art in outcome.artifacts:
-        parity = art["parity"]
-        base = fp32.get((art["format"], art["streaming"]))
-        ratio = f"{art['size_bytes'] / base:.2f}x" if base else "-"
-        result = "[green]pass" if parity["passed"] else "[red]FAIL"
+        parity = art.parity
+        size = art.size_bytes or 0
+        base = fp32.get((art.format, art.streaming))
+        ratio = f"{size / base:.2f}x" if base else "-"
+        result = "[green]pass" if parity.passed else "[red]FAIL"
         table.add_row(
-            art["name"],
-            f"{art['size_bytes'] / 1024:,.0f} KiB",
+            art.name,
+            f"{size / 1024:,.0f} KiB",
             ratio,
-            _fmt(parity["max_abs_diff"], ".2e"),
-            _fmt(parity["decode_agreement"], ".0%"),
-            _fmt(parity["cer"], ".3f"),
-            _fmt(parity["delta_cer"], "+.3f"),
+            _fmt(parity.max_abs_diff, ".2e"),
+            _fmt(parity.decode_agreement, ".0%"),
+            _fmt(parity.cer, ".3f"),
+            _fmt(parity.delta_cer, "+.3f"),
             result,
         )
     for item in outcome.unavailable:
-        status = "[red]CRASH" if item.get("error") else "[yellow]n/a"
-        table.add_row(item["name"], "-", "-", "-", "-", "-", "-", status)
+        status = "[red]CRASH" if item.error else "[yellow]n/a"
+        table.add_row(item.name, "-", "-", "-", "-", "-", "-", status)
     console = Console()
     if not console.is_terminal:  # logs and pipes: don't squeeze variant names into 80 columns
         console = Console(width=120)
     console.print(table)
     for item in outcome.unavailable:
-        see = f" (see {item['see']})" if item.get("see") else ""
-        console.print(f"  {item['name']}: {item['reason']}{see}", highlight=False)
+        see = f" (see {item.see})" if item.see else ""
+        console.print(f"  {item.name}: {item.reason}{see}", highlight=False)

@@ -30,11 +30,23 @@ import numpy as np
 
 from runtime.errors import EdgeASRError
 from runtime.fileio import write_json
+from runtime.formats import (
+    BUNDLE_FILE,
+    PRECISIONS,
+    REJECTED_DIR,
+    SOURCE_FILE,
+    ArtifactEntry,
+    BundleDoc,
+    BundleHeader,
+    ModelDir,
+    ModelMeta,
+    StreamSpec,
+    TensorInfo,
+    Unavailable,
+    variant_file,
+    variant_name,
+)
 
-TFLITE_PRECISIONS = ("fp32", "fp16", "int8-dynamic", "int8-full")
-ONNX_PRECISIONS = ("fp32", "fp16", "int8-dynamic", "int8-static")
-FORMATS = {"tflite": TFLITE_PRECISIONS, "onnx": ONNX_PRECISIONS}
-RECURRENT = ("GRU", "LSTM", "SimpleRNN", "Bidirectional")
 WHILE_INT8_REASON = (
     "full-integer quantization of a WHILE-loop RNN crashes the TFLite calibrator (segfault, "
     "exit 139, TF 2.21): only the unrolled streaming graph quantizes fully"
@@ -52,17 +64,17 @@ class Target:
 
     @property
     def name(self) -> str:
-        return f"{self.format}-{self.precision}" + ("-stream" if self.streaming else "")
+        return variant_name(self.format, self.precision, self.streaming)
 
     @property
     def file(self) -> str:
-        return f"model.{self.precision}" + (".stream" if self.streaming else "") + f".{self.format}"
+        return variant_file(self.format, self.precision, self.streaming)
 
 
 ALL_TARGETS = [
     Target(fmt, precision, streaming)
     for streaming in (False, True)
-    for fmt, precisions in FORMATS.items()
+    for fmt, precisions in PRECISIONS.items()
     for precision in precisions
 ]
 TARGET_NAMES = [t.name for t in ALL_TARGETS]
@@ -109,15 +121,15 @@ class Options:
 class Outcome:
     """What happened to each requested variant (for the table and the exit code)."""
 
-    artifacts: list[dict[str, Any]] = field(default_factory=list)
-    unavailable: list[dict[str, Any]] = field(default_factory=list)
-    header: dict[str, Any] = field(default_factory=dict)
+    header: BundleHeader
+    artifacts: list[ArtifactEntry] = field(default_factory=list)
+    unavailable: list[Unavailable] = field(default_factory=list)
     bundle_json: Path | None = None
 
     @property
     def failed(self) -> list[str]:
-        bad = [a["name"] for a in self.artifacts if not a["parity"]["passed"]]
-        return bad + [u["name"] for u in self.unavailable if u.get("error")]
+        bad = [a.name for a in self.artifacts if not a.passed]
+        return bad + [u.name for u in self.unavailable if u.error]
 
 
 # --------------------------------------------------------------------------- child process
@@ -167,7 +179,7 @@ def _produce(job: dict[str, Any], model: Any, work: Path) -> str:
     target = Target(job["format"], job["precision"], job["streaming"])
     if job.get("fault") == target.name:
         _inject_fault(job)
-    stream = job["stream"] if target.streaming else None
+    stream = StreamSpec.from_dict(job["stream"]) if target.streaming else None
     if target.format == "tflite":
         from converters import tflite_export
 
@@ -215,7 +227,7 @@ def _child(job: dict[str, Any]) -> None:
         from converters.parity import CheckSet, run_artifact
         from edge_asr.models import load_model
 
-        model = load_model(job["model"])
+        model = load_model(job["model"], ModelMeta.from_dict(job["meta"]))
         _stage(job, "converting")
         start = time.perf_counter()
         # Scratch inside the parent's work dir: a crashed child cannot clean up after itself.
@@ -225,7 +237,7 @@ def _child(job: dict[str, Any]) -> None:
         result["conversion_seconds"] = time.perf_counter() - start
         _stage(job, "running the artifact on the check set")
         features, n_out = CheckSet.load_features(job["checks"])
-        stream = job["stream"] if job["streaming"] else None
+        stream = StreamSpec.from_dict(job["stream"]) if job["streaming"] else None
         posteriors, io = run_artifact(job["artifact"], features, n_out, stream, job["threads"])
         np.savez(job["posteriors"], *posteriors)
         result["io"] = io
@@ -309,48 +321,8 @@ def run_variant(job: dict[str, Any], timeout: float) -> dict[str, Any]:
 # --------------------------------------------------------------------------- parent side
 
 
-@dataclass
-class ModelDir:
-    path: Path
-    meta: dict[str, Any]
-    features: dict[str, Any]
-    labels: dict[str, Any]
-
-    @property
-    def keras_file(self) -> Path:
-        return self.path / "model.keras"
-
-
-def read_model_dir(path: str | os.PathLike) -> ModelDir:
-    """The model directory of docs/formats.md, checked file by file."""
-    from runtime.features import FeatureConfig
-
-    root = Path(path)
-    if not root.is_dir():
-        raise EdgeASRError(f"{root}: no such model directory")
-    docs = {}
-    for name in ("model.json", "features.json", "labels.json"):
-        file = root / name
-        if not file.is_file():
-            raise EdgeASRError(f"{root}: missing {name} (not a model directory of edge-asr train)")
-        try:
-            docs[name] = json.loads(file.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise EdgeASRError(f"{file}: not valid JSON ({exc})") from None
-    if not (root / "model.keras").is_file():
-        raise EdgeASRError(f"{root}: missing model.keras")
-    for key in ("name", "output_length"):
-        if key not in docs["model.json"]:
-            raise EdgeASRError(f"{root / 'model.json'}: missing {key!r}")
-    try:
-        FeatureConfig.from_dict(docs["features.json"])
-    except (TypeError, ValueError, KeyError) as exc:
-        raise EdgeASRError(f"{root / 'features.json'}: bad feature config ({exc})") from None
-    return ModelDir(root, docs["model.json"], docs["features.json"], docs["labels.json"])
-
-
 def load_utterances(
-    manifest: str | os.PathLike, features: dict[str, Any], limit: int, skip: int = 0
+    manifest: str | os.PathLike, features: Any, limit: int, skip: int = 0
 ) -> tuple[list[str], list[np.ndarray], list[str]]:
     """(ids, features, texts) of up to ``limit`` utterances after ``skip``; unreadable audio is
     skipped with a warning."""
@@ -360,7 +332,7 @@ def load_utterances(
     from runtime.features import FeatureConfig, extract
     from runtime.text import normalize_text
 
-    config = FeatureConfig.from_dict(features)
+    config = features if isinstance(features, FeatureConfig) else FeatureConfig.from_dict(features)
     utterances = load_manifest(manifest)[skip : skip + limit]
     names, feats, texts = [], [], []
     for utt in track(utterances, f"features {Path(manifest).name}"):
@@ -376,7 +348,7 @@ def load_utterances(
 
 
 def stream_calibration(
-    model: Any, spec: dict[str, Any], features: Sequence[np.ndarray], max_calls: int
+    model: Any, spec: StreamSpec, features: Sequence[np.ndarray], max_calls: int
 ) -> list[dict[str, np.ndarray]]:
     """Windows + the states the (Keras, unrolled) streaming model really carries at each call:
     zero states alone would calibrate the state inputs to a range they never see. At most
@@ -390,12 +362,12 @@ def stream_calibration(
     feeds: list[dict[str, np.ndarray]] = []
     per_utt = max(1, max_calls // max(1, len(features)))
     for feats in features:
-        states = [np.zeros(s["shape"], np.float32) for s in spec["states"]]
+        states = [np.zeros(s.shape, np.float32) for s in spec.states]
         windows = chunk_windows(feats, spec, model.output_length(len(feats)))
         keep = set(np.linspace(0, len(windows) - 1, min(per_utt, len(windows))).round().astype(int))
         for k, window in enumerate(windows):
             feed = {"feats": window[None]}
-            feed.update({s["input"]: v for s, v in zip(spec["states"], states, strict=True)})
+            feed.update({s.input: v for s, v in zip(spec.states, states, strict=True)})
             if k in keep:
                 feeds.append(feed)
             outputs = step([feed["feats"], *states])
@@ -418,16 +390,18 @@ def _save_calibration(
 
 
 def unsupported_reason(
-    target: Target, spec: dict[str, Any] | None, not_streamable: str | None, layer_kinds: set[str]
+    target: Target, spec: StreamSpec | None, not_streamable: str | None, kinds: set[str]
 ) -> tuple[str | None, str | None]:
     """(reason this variant cannot exist, alternative) or (None, None)."""
+    from edge_asr.models.chain import BIDIRECTIONAL, RECURRENT
+
     if target.streaming and spec is None:
         return f"model is not streamable: {not_streamable}", None
     if (
         target.format == "tflite"
         and target.precision == "int8-full"
         and not target.streaming
-        and layer_kinds & set(RECURRENT)
+        and kinds & {*RECURRENT, BIDIRECTIONAL}
     ):
         alternative = "tflite-int8-full-stream" if spec is not None else None
         reason = WHILE_INT8_REASON
@@ -446,7 +420,44 @@ def convert_model_dir(
     check_sources: dict[str, Any] | None = None,
 ) -> Outcome:
     """Convert, gate and bundle. ``check``/``calib``: (ids, features, texts) already extracted
-    (``load_utterances``)."""
+    (``load_utterances``).
+
+    The bundle is built in a temporary sibling of ``out_dir`` and swapped in at the end, so an
+    interrupted or failed re-conversion leaves the previous bundle as it was."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise EdgeASRError(f"{out}: exists and is not a directory")
+    src = ModelDir.read(model_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    build = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+    try:
+        outcome = _convert_into(src, build, check, calib, options, check_sources or {})
+        _swap_in(build, out)
+    finally:
+        shutil.rmtree(build, ignore_errors=True)
+    outcome.bundle_json = out / BUNDLE_FILE
+    return outcome
+
+
+def _swap_in(build: Path, out: Path) -> None:
+    """Replace ``out`` by ``build``: two renames (the old bundle stays whole until the first)."""
+    if not out.exists():
+        os.replace(build, out)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+    os.replace(out, old / out.name)
+    os.replace(build, out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _convert_into(
+    src: ModelDir,
+    out: Path,
+    check: tuple[list[str], list[np.ndarray], list[str]],
+    calib: tuple[list[str], list[np.ndarray], list[str]] | None,
+    options: Options,
+    check_sources: dict[str, Any],
+) -> Outcome:
     from converters import bundle as bundle_io
     from converters.parity import build_check_set, keras_reference
     from converters.streaming import not_streamable_reason, stream_spec
@@ -454,25 +465,22 @@ def convert_model_dir(
     from edge_asr.progress import make_progress
     from runtime.fileio import atomic_path, sha256_file
 
-    src = read_model_dir(model_dir)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    old_files = _retire_old_bundle(out)
-    source = out / bundle_io.SOURCE_FILE
+    source = out / SOURCE_FILE
     with atomic_path(source) as tmp:
         shutil.copyfile(src.keras_file, tmp)
-    model = load_model(source)
-    chunk = options.chunk or default_chunk(src.meta["output_length"])
+    model = load_model(source, src.meta)
+    chunk = options.chunk or default_chunk(src.meta)
     spec = stream_spec(model, chunk)
     reason = not_streamable_reason(model) if spec is None else None
 
-    step_ms = float(src.features.get("step_ms", 10))
-    checks = build_check_set(model, *check, long_seconds=options.long_seconds, step_ms=step_ms)
+    checks = build_check_set(
+        model, *check, long_seconds=options.long_seconds, step_ms=float(src.features.step_ms)
+    )
     if not any(checks.texts):
         raise EdgeASRError("no usable check utterance (all too short or unreadable)")
-    checks.reference = keras_reference(model, checks.features, causal=spec is not None)
+    checks.reference = keras_reference(model, checks.features)
     header = bundle_io.bundle_header(
-        src.meta, src.features, src.labels, sha256_file(source), spec, reason
+        src.meta, src.features, src.labels, sha256_file(source), spec is not None, reason
     )
     outcome = Outcome(header=header)
     with tempfile.TemporaryDirectory(prefix="edge-asr-convert-") as tmpdir:
@@ -485,49 +493,25 @@ def convert_model_dir(
                 session.variant(target)
                 bar.advance(task)
 
-    for entry in outcome.artifacts:
-        bundle_io.finalize(out, header, entry)
+    outcome.artifacts = [bundle_io.finalize(out, header, a) for a in outcome.artifacts]
     check_info = {
         "utterances": len(checks.features),
         "inputs": checks.names,
         "notes": checks.notes,
-        **(check_sources or {}),
+        **check_sources,
         "calibration_utterances": session.calibration_utterances,
         "calibration_stream_windows": session.calibration_windows,
     }
-    outcome.bundle_json = bundle_io.write_bundle(
-        out, header, outcome.artifacts, outcome.unavailable, check_info
-    )
-    keep = {bundle_io.BUNDLE_FILE, bundle_io.SOURCE_FILE, *(a["file"] for a in outcome.artifacts)}
-    for stale in old_files - keep:
-        (out / stale).unlink(missing_ok=True)
+    doc = BundleDoc(header, tuple(outcome.artifacts), tuple(outcome.unavailable), check_info)
+    doc.write(out)
     return outcome
 
 
-def default_chunk(rule: dict[str, Any], frames: int = 16) -> int:
+def default_chunk(meta: ModelMeta, frames: int = 16) -> int:
     """``frames`` rounded up to a multiple of the total convolution stride (16 -> 18 for a
     stride-3 front end): every chunk must map to whole output frames."""
-    from runtime.lengths import total_stride
-
-    stride = total_stride(rule)
+    stride = meta.output_length.total_stride
     return -(-frames // stride) * stride
-
-
-def _retire_old_bundle(out: Path) -> set[str]:
-    """Remove an existing bundle.json first (its hashes are about to go stale) and return the
-    files it listed, deleted at the end unless re-created."""
-    from converters.bundle import BUNDLE_FILE
-
-    old = out / BUNDLE_FILE
-    if not old.is_file():
-        return set()
-    try:
-        doc = json.loads(old.read_text(encoding="utf-8"))
-        files = {a["file"] for a in doc.get("artifacts", []) if a.get("file")}
-    except (json.JSONDecodeError, OSError, KeyError, TypeError, AttributeError):
-        files = set()
-    old.unlink()
-    return files
 
 
 @dataclass
@@ -535,7 +519,7 @@ class _Session:
     """Shared state of one conversion: the model, its stream spec, the check set, paths."""
 
     model: Any
-    spec: dict[str, Any] | None
+    spec: StreamSpec | None
     reason: str | None
     checks: Any
     out: Path
@@ -563,17 +547,15 @@ class _Session:
 
     def variant(self, target: Target) -> None:
         """Convert one variant in a child process, gate it, record the outcome."""
-        from converters.bundle import REJECTED_DIR, artifact_entry
-        from converters.parity import measure, shortest_input, verdict
+        from converters.parity import measure, verdict
         from converters.tolerances import tolerance_for
+        from edge_asr.models.chain import layer_kinds
 
-        kinds = {type(layer).__name__ for layer in self.model.layers}
-        why, alternative = unsupported_reason(target, self.spec, self.reason, kinds)
+        why, alternative = unsupported_reason(
+            target, self.spec, self.reason, layer_kinds(self.model)
+        )
         if why:
-            item = {"name": target.name, "reason": why, "error": False}
-            if alternative:
-                item["see"] = alternative
-            self.outcome.unavailable.append(item)
+            self.outcome.unavailable.append(Unavailable(target.name, why, False, alternative))
             return
         artifact = self.out / target.file
         rejected = self.out / REJECTED_DIR / target.file
@@ -583,12 +565,13 @@ class _Session:
             "format": target.format,
             "precision": target.precision,
             "streaming": target.streaming,
-            "stream": self.spec,
+            "stream": self.spec.to_dict() if self.spec else None,
             "int8_io": self.options.int8_io,
             "threads": self.options.threads,
-            "model": str(self.out / "source" / "model.keras"),
+            "model": str(self.out / SOURCE_FILE),
+            "meta": self.model.meta.to_dict(),
             "artifact": str(artifact),
-            "min_frames": shortest_input(self.model.output_length),
+            "min_frames": self.model.meta.output_length.shortest_input(),
             "checks": str(work / "checks.npz"),
             "calib": str(work / "calib.npz"),
             **{k: str(work / f"{target.name}.{k}") for k in ("result", "posteriors", "stage")},
@@ -600,10 +583,8 @@ class _Session:
         job["posteriors"] += ".npz"
         result = run_variant(job, self.options.timeout)
         if "error" in result:
-            item = {"name": target.name, "reason": result["error"], "error": True}
-            if result.get("log"):
-                item["log"] = result["log"]
-            self.outcome.unavailable.append(item)
+            failed = Unavailable(target.name, result["error"], True, log=result.get("log"))
+            self.outcome.unavailable.append(failed)
             return
         with np.load(job["posteriors"]) as data:
             candidate = [data[f"arr_{i}"] for i in range(len(data.files))]
@@ -613,7 +594,7 @@ class _Session:
         )
         parity = verdict(metrics, problems, tolerance)
         file = target.file
-        if not parity["passed"]:
+        if not parity.passed:
             rejected.parent.mkdir(parents=True, exist_ok=True)
             os.replace(artifact, rejected)
             file = f"{REJECTED_DIR}/{target.file}"
@@ -621,17 +602,18 @@ class _Session:
         if target.precision == "int8-full" and self.options.int8_io:
             note = "int8 I/O: (de)quantize with the recorded scale and zero point"
         self.outcome.artifacts.append(
-            artifact_entry(
-                target.name,
-                file,
-                target.format,
-                target.precision,
-                target.streaming,
-                result["io"],
-                self.spec,
-                result["quantized_weights"],
-                parity,
-                result["conversion_seconds"],
-                note,
+            ArtifactEntry(
+                name=target.name,
+                file=file,
+                format=target.format,
+                precision=target.precision,
+                streaming=target.streaming,
+                quantized_weights=result["quantized_weights"],
+                parity=parity,
+                inputs=tuple(TensorInfo.from_dict(t, "input") for t in result["io"]["inputs"]),
+                outputs=tuple(TensorInfo.from_dict(t, "output") for t in result["io"]["outputs"]),
+                stream=self.spec if target.streaming else None,
+                conversion_seconds=result["conversion_seconds"],
+                note=note,
             )
         )

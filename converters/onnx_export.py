@@ -29,9 +29,10 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from edge_asr.models.chain import NotAChainError, chain_layers
+from edge_asr.models.chain import RECURRENT, NotAChainError, inference_layers
 from runtime.errors import EdgeASRError
 from runtime.fileio import write_bytes
+from runtime.formats import StreamSpec
 
 OPSET = 17
 IR_VERSION = 8  # opset 17 needs IR 8; newer IR versions than onnxruntime knows would not load
@@ -40,15 +41,6 @@ STREAM_INPUT_NAME = "feats"
 OUTPUT_NAME = "probs"
 
 _RNN_ACTIVATIONS = {"tanh": "Tanh", "relu": "Relu", "sigmoid": "Sigmoid"}
-_IDENTITY_LAYERS = {
-    "InputLayer",
-    "Dropout",
-    "SpatialDropout1D",
-    "GaussianNoise",
-    "GaussianDropout",
-    "AlphaDropout",
-    "ActivityRegularization",
-}
 
 
 class OnnxExportError(EdgeASRError):
@@ -313,9 +305,10 @@ def _recurrent(
 
 
 def _layer_chain(model: Any) -> list[Any]:
-    """The model's layers in order, refusing anything that is not a single linear chain."""
+    """The model's inference layers in order (``chain.inference_layers``: no Dropout, Dense for
+    TimeDistributed(Dense)), refusing anything that is not a single linear chain."""
     try:
-        return chain_layers(model)
+        return inference_layers(model)
     except NotAChainError as exc:
         raise OnnxExportError(str(exc)) from None
 
@@ -324,17 +317,8 @@ def _translate(
     g: _Graph, t: _Tensor, layer: Any, states: list[dict[str, Any]] | None
 ) -> tuple[_Tensor, list[tuple[str, str]]]:
     kind, hint = type(layer).__name__, layer.name
-    if kind in _IDENTITY_LAYERS:
-        return t, []
-    if kind in ("GRU", "LSTM", "SimpleRNN", "Bidirectional"):
+    if kind in (*RECURRENT, "Bidirectional"):
         return _recurrent(g, t, layer, hint, states)
-    if kind == "TimeDistributed":
-        inner = layer.layer
-        if type(inner).__name__ != "Dense":
-            raise OnnxExportError(
-                f"layer {hint!r}: TimeDistributed({type(inner).__name__}) is not supported"
-            )
-        return _dense(g, t, inner, hint), []
     if kind == "Dense":
         return _dense(g, t, layer, hint), []
     if kind == "Activation":
@@ -359,7 +343,7 @@ def _value_info(name: str, dims: list[int | str]) -> onnx.ValueInfoProto:
 
 
 def build_onnx(
-    model: Any, stream: dict[str, Any] | None = None, dynamic_batch: bool = False
+    model: Any, stream: StreamSpec | None = None, dynamic_batch: bool = False
 ) -> tuple[onnx.ModelProto, dict[str, Any]]:
     """The ONNX model and its tensor infos, without writing anything (see ``export_onnx``)."""
     chain = _layer_chain(model)
@@ -373,9 +357,9 @@ def build_onnx(
     if stream is not None:
         if dynamic_batch:
             raise OnnxExportError("streaming graphs have batch 1")
-        states = [dict(s) for s in stream["states"]]
+        states = [s.to_dict() for s in stream.states]
         in_name = STREAM_INPUT_NAME
-        window, n_out = int(stream["window_frames"]), int(stream["output_frames"])
+        window, n_out = stream.window_frames, stream.output_frames
         in_dims: list[int | str] = [1, window, features]
         g.used.update([in_name, OUTPUT_NAME], (s["input"] for s in states))
         g.used.update(s["output"] for s in states)
@@ -409,7 +393,7 @@ def build_onnx(
             )
         )
     if stream is not None:
-        spec_states = stream["states"]
+        spec_states = [s.to_dict() for s in stream.states]
         inputs = [_value_info(in_name, in_dims)]
         inputs += [_value_info(s["input"], list(s["shape"])) for s in spec_states]
         outputs = [_value_info(OUTPUT_NAME, [1, n_out, classes])]
@@ -449,14 +433,14 @@ def build_onnx(
 def export_onnx(
     model: Any,
     path: str | os.PathLike,
-    stream: dict[str, Any] | None = None,
+    stream: StreamSpec | None = None,
     *,
     dynamic_batch: bool = False,
 ) -> dict[str, Any]:
     """Write ``model`` as an ONNX file with native GRU/LSTM/RNN ops; return its tensor infos.
 
     Offline: input ``the_input`` ``(1, time, F)`` (``dynamic_batch``: any batch), output
-    ``probs`` ``(1, frames, classes)``. With ``stream`` (a stream spec dict): the chunk graph
+    ``probs`` ``(1, frames, classes)``. With ``stream`` (a ``StreamSpec``): the chunk graph
     described in the module docstring. Written atomically; checked with ``onnx.checker``.
     """
     proto, infos = build_onnx(model, stream=stream, dynamic_batch=dynamic_batch)

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from converters.tolerances import check
+from runtime.formats import ParityResult, StreamSpec
 
 #: Name prefixes of the synthetic check inputs (no reference text: excluded from CER).
 SHORT_CASE = "edge:shortest"
@@ -57,14 +58,6 @@ class CheckSet:
             )
 
 
-def shortest_input(output_length: Any, limit: int = 4096) -> int:
-    """Fewest feature frames that give at least one output frame."""
-    for n in range(1, limit):
-        if output_length(n) >= 1:
-            return n
-    raise ValueError("the model gives no output frame for any input up to {limit} frames")
-
-
 def build_check_set(
     model: Any,
     names: Sequence[str],
@@ -83,7 +76,7 @@ def build_check_set(
         checks.notes.append(f"{dropped} utterance(s) shorter than the model's shortest input")
     if not usable:
         return checks
-    shortest = shortest_input(model.output_length)
+    shortest = model.meta.output_length.shortest_input()
     if shortest > 1:
         checks.notes.append(
             f"1-frame input skipped: output_length(1) = 0; shortest input is {shortest} frames"
@@ -108,36 +101,20 @@ def build_check_set(
     return checks
 
 
-def keras_reference(
-    model: Any, features: Sequence[np.ndarray], causal: bool = False, batch_size: int = 64
-) -> list[np.ndarray]:
-    """Eager Keras posteriors ``(output_length(T), C)`` of each utterance at its own length.
+def keras_reference(model: Any, features: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Eager Keras posteriors ``(output_length(T), C)`` of each utterance at its own length
+    (``edge_asr.inference.keras_posteriors``, eager: nothing traced). Eager RNNs cost a Python
+    step per frame whatever the batch, so causal models run length-sorted batches of 64."""
+    from edge_asr.inference import keras_posteriors
 
-    Eager RNNs cost a Python step per frame whatever the batch, so a ``causal`` model (every
-    layer looks back only: zero frames appended at the end change none of the first
-    ``output_length(T)`` outputs) runs length-sorted, zero-padded batches; other models run one
-    utterance per call.
-    """
-    out: list[np.ndarray | None] = [None] * len(features)
-    order = sorted(range(len(features)), key=lambda i: len(features[i]))
-    size = batch_size if causal else 1
-    for start in range(0, len(order), size):
-        group = order[start : start + size]
-        longest = max(len(features[i]) for i in group)
-        batch = np.zeros((len(group), longest, features[group[0]].shape[-1]), np.float32)
-        for row, i in enumerate(group):
-            batch[row, : len(features[i])] = features[i]
-        probs = np.asarray(model(batch, training=False), np.float32)
-        for row, i in enumerate(group):
-            out[i] = probs[row, : model.output_length(len(features[i]))]
-    return out  # type: ignore[return-value]
+    return keras_posteriors(model, features, batch_size=64, eager=True)
 
 
 def run_artifact(
     path: str | os.PathLike,
     features: Sequence[np.ndarray],
     n_out: Sequence[int],
-    stream: dict[str, Any] | None = None,
+    stream: StreamSpec | None = None,
     threads: int = 1,
 ) -> tuple[list[np.ndarray], dict[str, Any]]:
     """Posteriors of an artifact in its real interpreter (chunk by chunk for streaming ones)
@@ -205,21 +182,20 @@ def measure(
 
 def verdict(
     metrics: dict[str, Any], problems: list[str], tolerance: dict[str, float]
-) -> dict[str, Any]:
+) -> ParityResult:
     """The bundle's ``parity`` block: metrics, tolerance, passed, and why not."""
     failures = problems + check(metrics, tolerance)
-    parity = {"passed": not failures, **metrics, "tolerance": tolerance}
-    if failures:
-        parity["failures"] = failures
-    return parity
+    return ParityResult(
+        passed=not failures, **metrics, tolerance=tolerance, failures=tuple(failures)
+    )
 
 
 def gate_artifact(
     path: str | os.PathLike,
     checks: CheckSet,
     tolerance: dict[str, float],
-    stream: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+    stream: StreamSpec | None = None,
+) -> ParityResult:
     """Run one artifact on the check set and return its ``parity`` block (in-process; the
     convert command does the same across a process boundary)."""
     candidate, _ = run_artifact(path, checks.features, checks.n_out, stream)

@@ -18,41 +18,25 @@ from __future__ import annotations
 from typing import Any
 
 import keras
+import numpy as np
 
-from converters.keras_twin import (
-    INFERENCE_IDENTITY,
-    RECURRENT,
-    chain_layers,
-    copy_chain,
-    copy_layer,
-)
 from converters.unrolled import UnrolledRecurrent
+from edge_asr.models.chain import BIDIRECTIONAL, POINTWISE, RECURRENT, inference_layers
+from edge_asr.models.twin import apply_chain, copy_layer
 from runtime.errors import EdgeASRError
-
-#: Layers that act on each frame independently (no context, no state).
-POINTWISE = (
-    "BatchNormalization",
-    "LayerNormalization",
-    "Dense",
-    "TimeDistributed",
-    "Activation",
-    "Softmax",
-    "ReLU",
-    "Identity",
-    *INFERENCE_IDENTITY,
-)
+from runtime.formats import StateSpec, StreamSpec
 
 
-def _analyse(model: keras.Model, chunk_frames: int) -> tuple[dict[str, Any] | None, str | None]:
+def _analyse(model: keras.Model, chunk_frames: int) -> tuple[StreamSpec | None, str | None]:
     """(spec, None) for a streamable model, (None, reason) otherwise."""
     if chunk_frames < 1:
         raise EdgeASRError(f"chunk must be at least 1 feature frame, not {chunk_frames}")
     field, stride, left_pad = 1, 1, 0
-    states: list[dict[str, Any]] = []
+    states: list[StateSpec] = []
     seen_rnn = False
-    for index, layer in enumerate(chain_layers(model)):
+    for index, layer in enumerate(inference_layers(model)):
         kind = type(layer).__name__
-        if kind == "Bidirectional":
+        if kind == BIDIRECTIONAL:
             return None, f"layer {layer.name!r} is bidirectional: it needs the whole utterance"
         if kind in RECURRENT:
             if layer.go_backwards:
@@ -64,14 +48,13 @@ def _analyse(model: keras.Model, chunk_frames: int) -> tuple[dict[str, Any] | No
             for role in roles:
                 i = len(states)
                 states.append(
-                    {
-                        "input": f"state_in_{i}",
-                        "output": f"state_out_{i}",
-                        "shape": [1, int(layer.units)],
-                        "dtype": "float32",
-                        "layer": layer.name,
-                        "role": role,
-                    }
+                    StateSpec(
+                        input=f"state_in_{i}",
+                        output=f"state_out_{i}",
+                        shape=(1, int(layer.units)),
+                        layer=layer.name,
+                        role=role,
+                    )
                 )
         elif kind == "Conv1D":
             kernel = int(layer.kernel_size[0])
@@ -99,18 +82,18 @@ def _analyse(model: keras.Model, chunk_frames: int) -> tuple[dict[str, Any] | No
         raise EdgeASRError(
             f"chunk of {chunk_frames} frames is not a multiple of the model's total stride {stride}"
         )
-    spec = {
-        "chunk_frames": chunk_frames,
-        "window_frames": chunk_frames + field - stride,
-        "left_pad_frames": left_pad,
-        "output_frames": chunk_frames // stride,
-        "states": states,
-    }
+    spec = StreamSpec(
+        chunk_frames=chunk_frames,
+        window_frames=chunk_frames + field - stride,
+        left_pad_frames=left_pad,
+        output_frames=chunk_frames // stride,
+        states=tuple(states),
+    )
     return spec, None
 
 
-def stream_spec(model: keras.Model, chunk_frames: int = 16) -> dict[str, Any] | None:
-    """The ``STREAM`` dict of docs/formats.md for ``model``, or None when it cannot stream
+def stream_spec(model: keras.Model, chunk_frames: int = 16) -> StreamSpec | None:
+    """The ``STREAM`` spec of docs/formats.md for ``model``, or None when it cannot stream
     exactly (bidirectional, 'same' convolutions...; ``not_streamable_reason`` says why).
 
     States are numbered in layer order; an LSTM contributes ``h`` then ``c``. Each state entry
@@ -125,16 +108,14 @@ def not_streamable_reason(model: keras.Model) -> str | None:
     return _analyse(model, 1024 * 1024 * 3 * 5 * 7)[1]
 
 
-def streaming_twin(model: keras.Model, spec: dict[str, Any]) -> keras.Model:
+def streaming_twin(model: keras.Model, spec: StreamSpec) -> keras.Model:
     """The chunk model: inputs ``feats (1, window, F)`` and ``state_in_i``; outputs ``probs
     (1, output_frames, 29)`` then ``state_out_i``. Same weights; RNNs unrolled with explicit
     initial and final states and their biases hoisted out of the steps (``converters.unrolled``);
     causal convolutions become 'valid' (the stream is left-padded)."""
     features = model.inputs[0].shape[-1]
-    feats = keras.Input(batch_shape=(1, spec["window_frames"], features), name="feats")
-    state_inputs = [
-        keras.Input(batch_shape=tuple(s["shape"]), name=s["input"]) for s in spec["states"]
-    ]
+    feats = keras.Input(batch_shape=(1, spec.window_frames, features), name="feats")
+    state_inputs = [keras.Input(batch_shape=s.shape, name=s.input) for s in spec.states]
     new_states: list[Any] = []
 
     def stream_layer(layer: keras.layers.Layer, x: Any) -> Any:
@@ -149,30 +130,25 @@ def streaming_twin(model: keras.Model, spec: dict[str, Any]) -> keras.Model:
             return x
         return None
 
-    x = copy_chain(chain_layers(model), feats, stream_layer)
+    x = apply_chain(model, feats, copy=True, override=stream_layer)
     if len(new_states) != len(state_inputs):
         raise EdgeASRError(f"{model.name}: stream spec does not match the model's states")
     outputs = [keras.layers.Identity(name="probs")(x)]
     outputs += [
-        keras.layers.Identity(name=s["output"])(t)
-        for s, t in zip(spec["states"], new_states, strict=True)
+        keras.layers.Identity(name=s.output)(t)
+        for s, t in zip(spec.states, new_states, strict=True)
     ]
     return keras.Model([feats, *state_inputs], outputs, name=f"{model.name}_stream")
 
 
-def chunk_windows(features: Any, spec: dict[str, Any], n_out: int) -> list[Any]:
+def chunk_windows(features: np.ndarray, spec: StreamSpec, n_out: int) -> list[np.ndarray]:
     """The feature windows fed to a streaming artifact for one utterance (numpy; used by tests
     and the Keras-side reference of chunked inference)."""
-    import numpy as np
-
-    per_call = spec["output_frames"]
-    calls = -(-n_out // per_call)
+    calls = -(-n_out // spec.output_frames)
     dim = features.shape[-1]
-    total = spec["left_pad_frames"] + (calls - 1) * spec["chunk_frames"] + spec["window_frames"]
+    pad, chunk, window = spec.left_pad_frames, spec.chunk_frames, spec.window_frames
+    total = pad + (calls - 1) * chunk + window
     padded = np.zeros((total, dim), np.float32)
-    real = features[: total - spec["left_pad_frames"]]
-    padded[spec["left_pad_frames"] : spec["left_pad_frames"] + len(real)] = real
-    return [
-        padded[k * spec["chunk_frames"] : k * spec["chunk_frames"] + spec["window_frames"]]
-        for k in range(calls)
-    ]
+    real = features[: total - pad]
+    padded[pad : pad + len(real)] = real
+    return [padded[k * chunk : k * chunk + window] for k in range(calls)]

@@ -21,8 +21,10 @@ from typing import Any
 import numpy as np
 
 from runtime.errors import EdgeASRError
+from runtime.formats import PRECISIONS as _BY_FORMAT
+from runtime.formats import StreamSpec
 
-PRECISIONS = ("fp32", "fp16", "int8-dynamic", "int8-full")
+PRECISIONS = _BY_FORMAT["tflite"]
 
 #: What each precision really quantizes in TFLite (recorded in bundle.json).
 QUANTIZED_WEIGHTS = {
@@ -65,25 +67,25 @@ def _write_saved_model(twin: Any, directory: str, specs: list[Any], names: list[
 
 def offline_saved_model(model: Any, directory: str) -> None:
     """SavedModel of the export twin: ``the_input (1, None, F) -> probs``."""
-    from converters.keras_twin import export_twin
+    from edge_asr.models.twin import inference_twin
 
     tf = _tf()
-    twin = export_twin(model, batch=1)
+    twin, _ = inference_twin(model, copy=True, batch=1, name="export")
     features = int(twin.inputs[0].shape[-1])
     specs = [tf.TensorSpec((1, None, features), tf.float32, "the_input")]
     _write_saved_model(twin, directory, specs, ["probs"])
 
 
-def streaming_saved_model(model: Any, spec: dict[str, Any], directory: str) -> None:
+def streaming_saved_model(model: Any, spec: StreamSpec, directory: str) -> None:
     """SavedModel of the streaming twin: ``feats, state_in_i -> probs, state_out_i``."""
     from converters.streaming import streaming_twin
 
     tf = _tf()
     twin = streaming_twin(model, spec)
     features = int(twin.inputs[0].shape[-1])
-    specs = [tf.TensorSpec((1, spec["window_frames"], features), tf.float32, "feats")]
-    specs += [tf.TensorSpec(tuple(s["shape"]), tf.float32, s["input"]) for s in spec["states"]]
-    names = ["probs", *(s["output"] for s in spec["states"])]
+    specs = [tf.TensorSpec((1, spec.window_frames, features), tf.float32, "feats")]
+    specs += [tf.TensorSpec(s.shape, tf.float32, s.input) for s in spec.states]
+    names = ["probs", *(s.output for s in spec.states)]
     _write_saved_model(twin, directory, specs, names)
 
 

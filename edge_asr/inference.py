@@ -1,56 +1,28 @@
-"""Run a Keras acoustic model on utterances of any length: the reference the converters' parity
-gate compares every artifact against, and what validation and ``edge-asr evaluate`` decode.
+"""Run a Keras acoustic model on utterances of any length: the one Keras-side path behind
+training validation, ``edge-asr evaluate``, ``edge-asr validate`` and the converters' gate.
 
 Each utterance's posteriors are exactly what the model gives that utterance alone. Batching
 pads with zero frames at the end, which is exact only for causal models (every layer looks
-back only, and BatchNorm in inference mode is per frame): ``model.edge_asr["streamable"]``
-says so. Other models (bidirectional RNNs, strided 'same' convolutions) run one utterance at a
-time.
+back only, and BatchNorm in inference mode is per frame): ``model.meta.streamable`` says so.
+Other models (bidirectional RNNs, strided 'same' convolutions) run one utterance at a time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from runtime.errors import EdgeASRError
-from runtime.text import int_to_text
+from edge_asr.batching import length_sorted_groups, pad_features
 
 
-def graph_model(model: Any, logits: bool = False) -> tuple[Any, bool]:
-    """A twin of ``model`` sharing its weight objects, safe to trace with an unknown time axis:
-    each ``TimeDistributed(layer)`` is replaced by ``layer`` itself. With ``logits=True`` it
-    stops before the final softmax. Returns (model, True if it gives pre-softmax logits).
+def _forward(model: Any, eager: bool) -> Callable[[np.ndarray], Any]:
+    """A callable features (B, T, D) -> posteriors (B, T', C).
 
-    Why: Keras 3.15's ``TimeDistributed`` maps over ``range(batch)`` instead of ``range(time)``
-    when the time axis is unknown at trace time (``time_distributed.py`` takes
-    ``arange(input_shape[0])`` before its transpose), so a ``tf.function`` over
-    ``(None, None, D)`` silently returns ``batch`` frames. Dense (the only wrapped layer in the
-    builders) already acts on the last axis of a 3-D tensor, so calling it directly is exact.
-    A model that is not a plain chain is returned as is (no logits).
-    """
-    import keras
-
-    from edge_asr.models.chain import NotAChainError, chain_layers
-
-    try:
-        chain = chain_layers(model)
-    except NotAChainError:
-        return model, False
-    has_logits = logits and chain[-1].name == "softmax"
-    if has_logits:
-        chain = chain[:-1]
-    x = inputs = keras.Input(shape=tuple(model.inputs[0].shape[1:]), name="the_input")
-    for layer in chain:
-        x = (layer.layer if isinstance(layer, keras.layers.TimeDistributed) else layer)(x)
-    return keras.Model(inputs, x, name=f"{model.name}_graph"), has_logits
-
-
-def _forward(model: Any, eager: bool) -> Any:
-    """A callable features (B, T, D) -> posteriors (B, T', C), traced once for all shapes."""
+    ``eager``: the model itself, eagerly (the gate's truth: nothing traced). Otherwise one
+    ``tf.function`` over the inference twin (``edge_asr.models.twin``), traced once for all
+    shapes and cached on the model."""
     if eager:
         return lambda x: model(x, training=False)
     cached = getattr(model, "_edge_asr_forward", None)
@@ -58,9 +30,11 @@ def _forward(model: Any, eager: bool) -> Any:
         return cached
     import tensorflow as tf
 
+    from edge_asr.models.twin import inference_twin
+
     dim = int(model.inputs[0].shape[-1])
     spec = tf.TensorSpec((None, None, dim), tf.float32)
-    twin, _ = graph_model(model)
+    twin, _ = inference_twin(model)
     fn = tf.function(lambda x: twin(x, training=False), input_signature=[spec])
     model._edge_asr_forward = fn
     return fn
@@ -72,57 +46,48 @@ def keras_posteriors(
     batch_size: int = 1,
     eager: bool = False,
 ) -> list[np.ndarray]:
-    """Per-frame softmax posteriors ``(output_length(T), 29)`` float32 for each ``(T, D)`` input.
+    """Per-frame softmax posteriors ``(output_length(T), C)`` float32 for each ``(T, D)`` input.
 
     ``batch_size > 1`` groups length-sorted utterances into zero-padded batches when the model
-    is causal (exact, see the module doc) and falls back to one utterance per call otherwise.
-    ``eager=True`` calls the model eagerly instead of through one traced ``tf.function`` (same
-    numbers, slower).
+    is causal (exact, see the module doc) and runs one utterance per call otherwise. ``eager``
+    calls the model eagerly instead of through one traced ``tf.function`` (same numbers; the
+    gate's reference, since a traced graph is what the artifacts are checked *against*).
+    Inputs too short for the convolution front end give no frames (the model is not run).
     """
-    causal = bool(getattr(model, "edge_asr", {}).get("streamable", False))
-    if not causal:
+    meta = getattr(model, "meta", None)
+    if not (meta is not None and meta.streamable):
         batch_size = 1
     forward = _forward(model, eager)
-    out: list[np.ndarray | None] = [None] * len(features_list)
     classes = int(model.outputs[0].shape[-1])
-    runnable = []
-    for i, feats in enumerate(features_list):
-        if model.output_length(len(feats)) > 0:
-            runnable.append(i)
-        else:  # too short for the convolution: no frames, nothing to run
-            out[i] = np.zeros((0, classes), np.float32)
-    order = sorted(runnable, key=lambda i: len(features_list[i]))
-    for start in range(0, len(order), max(1, batch_size)):
-        idx = order[start : start + max(1, batch_size)]
-        longest = max(len(features_list[i]) for i in idx)
-        dim = features_list[idx[0]].shape[1]
-        batch = np.zeros((len(idx), longest, dim), np.float32)
+    out: list[np.ndarray] = [np.zeros((0, classes), np.float32)] * len(features_list)
+    runnable = [i for i, f in enumerate(features_list) if model.output_length(len(f)) > 0]
+    lengths = [len(features_list[i]) for i in runnable]
+    for group in length_sorted_groups(lengths, batch_size):
+        idx = [runnable[g] for g in group]
+        probs = np.asarray(forward(pad_features([features_list[i] for i in idx])), np.float32)
         for row, i in enumerate(idx):
-            batch[row, : len(features_list[i])] = features_list[i]
-        probs = np.asarray(forward(batch), dtype=np.float32)
-        for row, i in enumerate(idx):
-            n = model.output_length(len(features_list[i]))
-            out[i] = probs[row, :n]
-    return out  # type: ignore[return-value]
+            out[i] = probs[row, : model.output_length(len(features_list[i]))]
+    return out
 
 
 def greedy_texts(posteriors: Sequence[np.ndarray]) -> list[str]:
     """Best-path (greedy CTC) transcripts of per-utterance posteriors."""
     from runtime.decoding import greedy_decode, to_log_probs
+    from runtime.text import int_to_text
 
     return [int_to_text(greedy_decode(to_log_probs(p))) for p in posteriors]
 
 
-def load_model_dir(model_dir: str | Path) -> tuple[Any, Any]:
-    """(Keras model with ``output_length``, FeatureConfig with stats) of a model directory."""
-    from edge_asr.models import load_model
-    from runtime.features import FeatureConfig
+def graph_model(model: Any, logits: bool = False) -> tuple[Any, bool]:
+    """Deprecated: ``edge_asr.models.twin.inference_twin`` (kept until training migrates)."""
+    from edge_asr.models.twin import inference_twin
 
-    folder = Path(model_dir)
-    if not folder.is_dir():
-        raise EdgeASRError(f"{folder}: no such model directory")
-    try:
-        features = FeatureConfig.from_json((folder / "features.json").read_text())
-    except FileNotFoundError:
-        raise EdgeASRError(f"{folder}: no features.json (not a trained model directory)") from None
-    return load_model(folder / "model.keras"), features
+    return inference_twin(model, logits=logits)
+
+
+def load_model_dir(model_dir: Any) -> tuple[Any, Any]:
+    """Deprecated: ``edge_asr.models.load_model_dir`` (kept until its callers migrate)."""
+    from edge_asr.models import load_model_dir as load
+
+    model, folder = load(model_dir)
+    return model, folder.features

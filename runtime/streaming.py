@@ -8,23 +8,22 @@ device uses; ``run_chunked`` runs a whole utterance and must equal the offline m
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from runtime.backends import Backend
+from runtime.formats import StreamSpec
 
 
 class ChunkRunner:
     """Feed feature frames as they come; get posterior frames as soon as a window is full."""
 
-    def __init__(self, backend: Backend, stream: dict[str, Any]) -> None:
+    def __init__(self, backend: Backend, stream: StreamSpec) -> None:
         self.backend = backend
-        self.chunk = int(stream["chunk_frames"])
-        self.window = int(stream["window_frames"])
-        self.left_pad = int(stream.get("left_pad_frames", 0))
-        self.output_frames = int(stream["output_frames"])
-        self.states_spec = stream["states"]
+        self.chunk = stream.chunk_frames
+        self.window = stream.window_frames
+        self.left_pad = stream.left_pad_frames
+        self.output_frames = stream.output_frames
+        self.states_spec = stream.states
         self.feats_name = "feats" if "feats" in backend.input_names else backend.input_names[0]
         self.probs_name = "probs" if "probs" in backend.output_names else backend.output_names[0]
         feats = next(i for i in backend.inputs if i["name"] == self.feats_name)
@@ -33,14 +32,14 @@ class ChunkRunner:
 
     def reset(self) -> None:
         self._buf = np.zeros((self.left_pad, self._dim), np.float32)
-        self._states = {s["input"]: np.zeros(s["shape"], np.float32) for s in self.states_spec}
+        self._states = {s.input: np.zeros(s.shape, np.float32) for s in self.states_spec}
         self.frames_in = 0
 
     def _call(self, window: np.ndarray) -> np.ndarray:
         feeds = {self.feats_name: window[None].astype(np.float32), **self._states}
         out = self.backend.run(feeds)
         for s in self.states_spec:
-            self._states[s["input"]] = out[s["output"]]
+            self._states[s.input] = out[s.output]
         return out[self.probs_name][0]
 
     def push(self, frames: np.ndarray) -> np.ndarray:
@@ -68,7 +67,7 @@ class ChunkRunner:
 
 
 def run_chunked(
-    backend: Backend, stream: dict[str, Any], features: np.ndarray, n_out: int
+    backend: Backend, stream: StreamSpec, features: np.ndarray, n_out: int
 ) -> np.ndarray:
     """Posteriors (n_out, C) of a whole utterance run chunk by chunk (``n_out`` from the
     bundle's output_length rule)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +46,8 @@ def feature_config(tiny_corpus: Path) -> dict:
 def make_model_dir(root: Path, name: str, features: dict, seed: int = 0) -> Path:
     """A model directory (docs/formats.md) with random weights and randomized BatchNorm."""
     from edge_asr.models import build, save_model
-    from runtime.text import BLANK, SYMBOLS
+    from runtime.features import FeatureConfig
+    from runtime.formats import Labels, ModelDir
 
     model = build(name, input_dim=len(features["mean"]), **ARCHS[name])
     rng = np.random.default_rng(seed)
@@ -59,13 +59,10 @@ def make_model_dir(root: Path, name: str, features: dict, seed: int = 0) -> Path
                 weight.assign(rng.normal(0.0, 0.3, shape).astype("float32"))
             elif leaf in ("moving_variance", "gamma"):
                 weight.assign(rng.uniform(0.5, 1.5, shape).astype("float32"))
-    out = root / name
-    out.mkdir(parents=True)
-    save_model(model, out / "model.keras")
-    (out / "model.json").write_text(json.dumps(model.edge_asr))
-    (out / "features.json").write_text(json.dumps(features))
-    (out / "labels.json").write_text(json.dumps({"symbols": list(SYMBOLS), "blank": BLANK}))
-    return out
+    folder = ModelDir(root / name, model.meta, FeatureConfig.from_dict(features), Labels.default())
+    folder.write()
+    save_model(model, folder.keras_file)
+    return folder.path
 
 
 @pytest.fixture(scope="session")

@@ -158,7 +158,7 @@ def test_forced_crash_costs_one_variant(tmp_path, feature_config, check_data, mo
     outcome = run_convert(model_dir, out, check_data, None, ["tflite-fp32", "onnx-fp32"])
     assert outcome.failed == ["tflite-fp32"]
     crash = outcome.unavailable[0]
-    assert crash["error"] and "SIGSEGV" in crash["reason"] and "converting" in crash["reason"]
+    assert crash.error and "SIGSEGV" in crash.reason and "converting" in crash.reason
     assert not (out / "model.fp32.tflite").exists()
     assert_no_partial_files(out)
     doc = assert_bundle_contract(out)

@@ -23,6 +23,7 @@ from converters.onnx_quant import OnnxQuantError, quantize
 from converters.streaming import stream_spec
 from edge_asr.models import build
 from runtime.errors import EdgeASRError
+from runtime.formats import StreamSpec, replace
 from tests.conftest import ARCHS
 
 try:
@@ -65,20 +66,20 @@ def op_types(path) -> set[str]:
     return {node.op_type for node in onnx.load(str(path)).graph.node}
 
 
-def run_chunked(path, spec: dict, feats: np.ndarray, n_out: int) -> np.ndarray:
+def run_chunked(path, spec, feats: np.ndarray, n_out: int) -> np.ndarray:
     """Feed windows per the stream spec (left pad, zeros past the end), carrying the states."""
     sess = session(path)
-    chunk, window = spec["chunk_frames"], spec["window_frames"]
-    stream = np.concatenate([np.zeros((spec["left_pad_frames"], F), np.float32), feats])
-    states = {s["input"]: np.zeros(s["shape"], np.float32) for s in spec["states"]}
+    chunk, window = spec.chunk_frames, spec.window_frames
+    stream = np.concatenate([np.zeros((spec.left_pad_frames, F), np.float32), feats])
+    states = {s.input: np.zeros(s.shape, np.float32) for s in spec.states}
     outputs, k = [], 0
     while sum(len(o) for o in outputs) < n_out:
         win = stream[k * chunk : k * chunk + window]
         win = np.concatenate([win, np.zeros((window - len(win), F), np.float32)])
         probs, *new = sess.run(None, {"feats": win[None], **states})
-        assert probs.shape == (1, spec["output_frames"], 29)
+        assert probs.shape == (1, spec.output_frames, 29)
         outputs.append(probs[0])
-        states = {s["input"]: v for s, v in zip(spec["states"], new, strict=True)}
+        states = {s.input: v for s, v in zip(spec.states, new, strict=True)}
         k += 1
     return np.concatenate(outputs)[:n_out]
 
@@ -139,12 +140,12 @@ def test_streaming_graph_chunked_equals_whole(models, keras_reference, name, tmp
     spec = stream_spec(model, chunk_frames=16)
     path = tmp_path / "stream.onnx"
     infos = export_onnx(model, path, stream=spec)
-    assert [i["name"] for i in infos["inputs"]] == ["feats", *(s["input"] for s in spec["states"])]
+    assert [i["name"] for i in infos["inputs"]] == ["feats", *(s.input for s in spec.states)]
     assert [o["name"] for o in infos["outputs"]] == [
         "probs",
-        *(s["output"] for s in spec["states"]),
+        *(s.output for s in spec.states),
     ]
-    assert infos["inputs"][0]["shape"] == [1, spec["window_frames"], F]
+    assert infos["inputs"][0]["shape"] == [1, spec.window_frames, F]
     assert RECURRENT_OPS & op_types(path)
     x, reference = keras_reference(name, 1000)  # 1000 frames: the last window is zero-padded
     chunked = run_chunked(path, spec, x[0], reference.shape[1])
@@ -181,7 +182,7 @@ def test_causal_conv_stream(tmp_path):
     y = layers.Dense(29, activation="softmax")(y)
     model = randomize(keras.Model(x, y))
     spec = stream_spec(model, 16)
-    assert spec["left_pad_frames"] == 4
+    assert spec.left_pad_frames == 4
     export_onnx(model, tmp_path / "s.onnx", stream=spec)
     feats = features(150)[0]
     reference = np.asarray(model(feats[None], training=False))[0]
@@ -198,11 +199,11 @@ def test_unsupported_models_fail_clearly(models, tmp_path):
     y = layers.Dense(F)(x)
     with pytest.raises(OnnxExportError, match="linear layer chain"):
         export_onnx(keras.Model(x, layers.Add()([x, y])), tmp_path / "b.onnx")
-    fake = {"window_frames": 16, "output_frames": 16, "states": []}
+    fake = StreamSpec(chunk_frames=16, window_frames=16, output_frames=16)
     with pytest.raises(OnnxExportError, match="Bidirectional"):
         export_onnx(models["bidirectional_rnn_model"], tmp_path / "c.onnx", stream=fake)
     streaming = models["final_model_streaming"]
-    wrong = {**stream_spec(streaming, 16), "output_frames": 7}  # the window yields 8 frames
+    wrong = replace(stream_spec(streaming, 16), output_frames=7)  # the window yields 8 frames
     with pytest.raises(OnnxExportError, match="checker"):
         export_onnx(streaming, tmp_path / "d.onnx", stream=wrong)
     assert not list(tmp_path.iterdir())  # nothing written, not even a temp file
@@ -248,13 +249,13 @@ def test_int8_static_streaming_graph(models, tmp_path):
     fp32, dst = tmp_path / "s.onnx", tmp_path / "s8.onnx"
     export_onnx(model, fp32, stream=spec)
     sess = session(fp32)
-    states = {s["input"]: np.zeros(s["shape"], np.float32) for s in spec["states"]}
+    states = {s.input: np.zeros(s.shape, np.float32) for s in spec.states}
     feeds, x = [], features(400)[0]
     for k in range(20):
-        feed = {"feats": x[None, 16 * k : 16 * k + spec["window_frames"]], **states}
+        feed = {"feats": x[None, 16 * k : 16 * k + spec.window_frames], **states}
         feeds.append(feed)
         _, *new = sess.run(None, feed)
-        states = {s["input"]: v for s, v in zip(spec["states"], new, strict=True)}
+        states = {s.input: v for s, v in zip(spec.states, new, strict=True)}
     quantize(fp32, dst, "int8-static", calib_feeds=feeds)
     reference = np.asarray(model(x[None], training=False))[0]
     chunked = run_chunked(dst, spec, x, len(reference))

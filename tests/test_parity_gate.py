@@ -22,6 +22,7 @@ from converters.parity import build_check_set, gate_artifact, keras_reference
 from converters.tolerances import TOLERANCES, check, parse_overrides, tolerance_for
 from runtime.errors import EdgeASRError
 from runtime.fileio import write_bytes
+from runtime.formats import replace
 
 FP32 = TOLERANCES["fp32"]
 
@@ -49,7 +50,7 @@ def checks(model, tiny_corpus: Path):
     config = FeatureConfig.spectrogram().with_stats([-10.0] * 161, [3.0] * 161)
     names, feats, texts = load_utterances(tiny_corpus / "valid.jsonl", config.to_dict(), 4)
     checks = build_check_set(model, names, feats, texts, long_seconds=3.0)
-    checks.reference = keras_reference(model, checks.features, causal=True)
+    checks.reference = keras_reference(model, checks.features)
     return checks
 
 
@@ -81,14 +82,14 @@ def test_correct_tflite_passes_and_naive_fails(model, checks, tmp_path):
     offline_saved_model(model, str(tmp_path / "sm"))
     write_bytes(good, canonical_io(convert(str(tmp_path / "sm"), "fp32")))
     parity = gate_artifact(good, checks, FP32)
-    assert parity["passed"], parity
-    assert parity["max_abs_diff"] < 1e-5 and parity["decode_agreement"] == 1.0
+    assert parity.passed, parity
+    assert parity.max_abs_diff < 1e-5 and parity.decode_agreement == 1.0
 
     naive = tmp_path / "naive.tflite"
     _tflite_from_function(model, naive, 161)  # the model as built: TimeDistributed left in
     parity = gate_artifact(naive, checks, FP32)
-    assert not parity["passed"]
-    assert any("artifact gave (1, 29)" in f for f in parity["failures"]), parity["failures"]
+    assert not parity.passed
+    assert any("artifact gave (1, 29)" in f for f in parity.failures), parity.failures
 
 
 def test_corrupted_tflite_fails(model, checks, tmp_path):
@@ -109,8 +110,8 @@ def test_corrupted_tflite_fails(model, checks, tmp_path):
     bad = tmp_path / "corrupt.tflite"
     write_bytes(bad, bytes(flatbuffer_utils.convert_object_to_bytearray(parsed)))
     parity = gate_artifact(bad, checks, FP32)
-    assert not parity["passed"]
-    assert parity["max_abs_diff"] > 1e-3
+    assert not parity.passed
+    assert parity.max_abs_diff > 1e-3
 
 
 def test_onnx_naive_tf2onnx_fails_native_passes_corrupt_fails(model, checks, tmp_path):
@@ -121,12 +122,12 @@ def test_onnx_naive_tf2onnx_fails_native_passes_corrupt_fails(model, checks, tmp
 
     good = tmp_path / "good.onnx"
     export_onnx(model, good)
-    assert gate_artifact(good, checks, FP32)["passed"]
+    assert gate_artifact(good, checks, FP32).passed
 
     naive = tmp_path / "naive.onnx"
     export_onnx_tf2onnx(model, naive)
     parity = gate_artifact(naive, checks, FP32)
-    assert not parity["passed"], "tf2onnx on the Keras 3 model should be caught by the gate"
+    assert not parity.passed, "tf2onnx on the Keras 3 model should be caught by the gate"
 
     proto = onnx.load(good)
     init = max(proto.graph.initializer, key=lambda t: int(np.prod(t.dims)))
@@ -135,7 +136,7 @@ def test_onnx_naive_tf2onnx_fails_native_passes_corrupt_fails(model, checks, tmp
     init.CopyFrom(numpy_helper.from_array(values, init.name))
     bad = tmp_path / "corrupt.onnx"
     write_bytes(bad, proto.SerializeToString())
-    assert not gate_artifact(bad, checks, FP32)["passed"]
+    assert not gate_artifact(bad, checks, FP32).passed
 
 
 def test_streaming_gate_uses_whole_utterance_reference(model, checks, tmp_path):
@@ -148,8 +149,8 @@ def test_streaming_gate_uses_whole_utterance_reference(model, checks, tmp_path):
     path = tmp_path / "stream.onnx"
     export_onnx(model, path, stream=spec)
     parity = gate_artifact(path, checks, TOLERANCES["fp32-stream"], stream=spec)
-    assert parity["passed"] and parity["max_abs_diff"] <= 1e-5, parity
-    wrong = dict(spec, chunk_frames=8, window_frames=8, output_frames=8)
+    assert parity.passed and parity.max_abs_diff <= 1e-5, parity
+    wrong = replace(spec, chunk_frames=8, window_frames=8, output_frames=8)
     with pytest.raises(EdgeASRError):
         gate_artifact(path, checks, TOLERANCES["fp32-stream"], stream=wrong)
 

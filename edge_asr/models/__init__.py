@@ -19,7 +19,7 @@ from edge_asr.models.builders import (
     simple_rnn_model,
 )
 from edge_asr.models.registry import REGISTRY, build, describe
-from edge_asr.models.saving import load_model, save_model
+from edge_asr.models.saving import load_model, load_model_dir, save_model
 from runtime.lengths import cnn_output_length
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "final_model",
     "final_model_streaming",
     "load_model",
+    "load_model_dir",
     "rnn_model",
     "save_model",
     "simple_rnn_model",

@@ -7,7 +7,7 @@ from typing import Any
 import keras
 from keras import layers
 
-from runtime.lengths import output_length as apply_rule
+from runtime.formats import LengthRule, ModelMeta
 from runtime.text import NUM_CLASSES
 
 
@@ -21,23 +21,19 @@ def _finish(
 ) -> keras.Model:
     """Wrap up a model and attach its metadata (what ``save_model`` writes beside it)."""
     model = keras.Model(inputs=inputs, outputs=outputs, name=name)
-    attach_metadata(
-        model,
-        {
-            "name": name,
-            "params": params,
-            "output_length": {"layers": convs or []},
-            "streamable": streamable,
-        },
-    )
+    rule = LengthRule.from_dict({"layers": convs or []})
+    attach_metadata(model, ModelMeta(name, params, rule, streamable))
     return model
 
 
-def attach_metadata(model: keras.Model, meta: dict[str, Any]) -> None:
-    """Give ``model`` its ``edge_asr`` metadata and an ``output_length(n)`` method."""
-    model.edge_asr = meta
-    rule = meta["output_length"]
-    model.output_length = lambda n: None if n is None else apply_rule(rule, n)
+def attach_metadata(model: keras.Model, meta: ModelMeta) -> None:
+    """Give ``model`` its metadata: ``model.meta`` (the ModelMeta that model.json holds),
+    ``model.edge_asr`` (the same as a dict) and ``model.output_length(n)`` (None -> None, the
+    seed's semantics)."""
+    model.meta = meta
+    model.edge_asr = meta.to_dict()
+    rule = meta.output_length
+    model.output_length = lambda n: None if n is None else rule(n)
 
 
 def _input(input_dim: int) -> keras.KerasTensor:

@@ -1,5 +1,6 @@
-"""Every builder's model is a single chain of layers; exporters and the graph-safe inference
-twin walk it. One definition of "a chain" for all of them."""
+"""Every builder's model is a single chain of layers; the export twins, the streaming twin, the
+ONNX exporter and the graph-safe inference twin all walk it. One definition of "a chain", of the
+layer kinds, and of what a layer becomes at inference, for all of them."""
 
 from __future__ import annotations
 
@@ -7,27 +8,93 @@ from typing import Any
 
 from runtime.errors import EdgeASRError
 
+#: Layers that are the identity at inference time (dropped from every twin and export).
+INFERENCE_IDENTITY = (
+    "Dropout",
+    "SpatialDropout1D",
+    "GaussianNoise",
+    "GaussianDropout",
+    "AlphaDropout",
+    "ActivityRegularization",
+)
+#: Unidirectional recurrent layers (streamable when they run forwards).
+RECURRENT = ("GRU", "LSTM", "SimpleRNN")
+BIDIRECTIONAL = "Bidirectional"
+#: Layers that act on each frame independently (no context, no state).
+POINTWISE = (
+    "BatchNormalization",
+    "LayerNormalization",
+    "Dense",
+    "Activation",
+    "Softmax",
+    "ReLU",
+    "Identity",
+)
+
 
 class NotAChainError(EdgeASRError):
     """The model is not one linear chain of layers (so it cannot be walked layer by layer)."""
 
 
+class UnsupportedLayerError(EdgeASRError):
+    """A layer the twins and exporters do not know how to run at inference."""
+
+
 def chain_layers(model: Any) -> list[Any]:
     """The model's layers after the input, in call order; raises ``NotAChainError`` unless they
-    form a single linear chain from the one input to the one output."""
+    form a single linear chain from the one input to the one output.
+
+    A layer may also be called elsewhere (a weight-sharing twin adds inbound nodes): only the
+    node fed by the previous layer of *this* model counts."""
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise NotAChainError(f"{model.name}: expected one input and one output")
     layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
     previous = model.inputs[0]
     for layer in layers:
-        if len(layer._inbound_nodes) != 1:
-            raise NotAChainError(f"{model.name}: layer {layer.name!r} is shared")
-        node = layer._inbound_nodes[0]
-        if len(node.input_tensors) != 1 or node.input_tensors[0] is not previous:
+        nodes = [n for n in layer._inbound_nodes if any(t is previous for t in n.input_tensors)]
+        if len(nodes) != 1 or len(nodes[0].input_tensors) != 1:
             raise NotAChainError(
                 f"{model.name}: layer {layer.name!r} is not part of a linear layer chain"
             )
-        previous = node.output_tensors[0]
+        previous = nodes[0].output_tensors[0]
     if previous is not model.outputs[0]:
         raise NotAChainError(f"{model.name}: the last layer is not the model output")
     return layers
+
+
+def inference_layer(layer: Any) -> Any | None:
+    """What ``layer`` is at inference: None for an identity (Dropout...), the inner ``Dense``
+    for ``TimeDistributed(Dense)``, else the layer itself.
+
+    Why TimeDistributed goes: Keras 3.15's ``TimeDistributed`` maps over ``range(batch)`` instead
+    of ``range(time)`` when the time axis is unknown at trace time, so any traced graph (TFLite,
+    ONNX, ``tf.function``) silently returns ``batch`` frames. Dense already acts on the last
+    axis of a 3-D tensor, so calling it directly is the same math with the same weights.
+    """
+    kind = type(layer).__name__
+    if kind in INFERENCE_IDENTITY:
+        return None
+    if kind == "TimeDistributed":
+        inner = layer.layer
+        if type(inner).__name__ != "Dense":
+            raise UnsupportedLayerError(
+                f"layer {layer.name!r}: TimeDistributed({type(inner).__name__}) is not supported "
+                "(only TimeDistributed(Dense))"
+            )
+        return inner
+    return layer
+
+
+def inference_layers(model: Any) -> list[Any]:
+    """The chain as it runs at inference (see ``inference_layer``), in order."""
+    out = []
+    for layer in chain_layers(model):
+        runs = inference_layer(layer)
+        if runs is not None:
+            out.append(runs)
+    return out
+
+
+def layer_kinds(model: Any) -> set[str]:
+    """Class names of the model's layers (``Bidirectional`` counts as one)."""
+    return {type(layer).__name__ for layer in model.layers}

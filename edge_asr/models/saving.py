@@ -1,5 +1,10 @@
-"""Save/load that keep ``output_length``: the metadata rides inside the ``.keras`` zip
-(``edge_asr.json``), so the file alone is enough in a fresh process."""
+"""Save/load of the Keras model of a model directory or bundle.
+
+The model's metadata (builder, params, ``output_length`` rule, streamable) has one home:
+``model.json`` of the model directory (``runtime.formats.ModelMeta``), or the header of the
+bundle the model was converted into. ``load_model`` attaches it. Files written before that rule
+carried a copy inside the zip (``edge_asr.json``); they still load without ``meta``.
+"""
 
 from __future__ import annotations
 
@@ -7,44 +12,54 @@ import json
 import os
 import zipfile
 from pathlib import Path
-from typing import Any
 
 import keras
 
 from edge_asr.models.builders import attach_metadata
 from runtime.errors import EdgeASRError
 from runtime.fileio import atomic_path
+from runtime.formats import ModelDir, ModelMeta
 
-META_NAME = "edge_asr.json"
+LEGACY_META_NAME = "edge_asr.json"
 
 
 def save_model(model: keras.Model, path: str | os.PathLike) -> None:
-    """Write ``model`` to ``path`` (``.keras``) atomically, its metadata included."""
-    meta: dict[str, Any] = getattr(model, "edge_asr", None) or {}
-    if not meta:
+    """Write ``model`` to ``path`` (``.keras``) atomically."""
+    if getattr(model, "meta", None) is None:
         raise EdgeASRError("model has no edge_asr metadata; build it with edge_asr.models")
     with atomic_path(path) as tmp:
         keras_tmp = tmp.with_suffix(".keras")
         model.save(keras_tmp)
-        with zipfile.ZipFile(keras_tmp, "a") as zf:
-            zf.writestr(META_NAME, json.dumps(meta, indent=2))
         os.replace(keras_tmp, tmp)
 
 
-def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
-    """The builder name, params and output_length rule stored in a ``.keras`` file."""
+def _legacy_metadata(path: Path) -> ModelMeta:
     try:
         with zipfile.ZipFile(path) as zf:
-            return json.loads(zf.read(META_NAME))
-    except FileNotFoundError:
-        raise EdgeASRError(f"{path}: no such model file") from None
-    except (zipfile.BadZipFile, KeyError) as exc:
-        raise EdgeASRError(f"{path}: not an edge-asr .keras model ({exc})") from None
+            return ModelMeta.from_dict(json.loads(zf.read(LEGACY_META_NAME)), str(path))
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError):
+        raise EdgeASRError(
+            f"{path}: no model metadata: load it from its model directory (model.json) or bundle"
+        ) from None
 
 
-def load_model(path: str | os.PathLike, compile: bool = False) -> keras.Model:
-    """Load a ``.keras`` model written by ``save_model``, with ``output_length`` restored."""
-    meta = read_metadata(path)
-    model = keras.models.load_model(Path(path), compile=compile)
+def load_model(
+    path: str | os.PathLike, meta: ModelMeta | None = None, compile: bool = False
+) -> keras.Model:
+    """Load a ``.keras`` model and attach ``meta`` (from model.json or a bundle header)."""
+    path = Path(path)
+    if not path.is_file():
+        raise EdgeASRError(f"{path}: no such model file")
+    meta = meta or _legacy_metadata(path)
+    try:
+        model = keras.models.load_model(path, compile=compile)
+    except (ValueError, OSError, zipfile.BadZipFile) as exc:
+        raise EdgeASRError(f"{path}: cannot load the Keras model ({exc})") from None
     attach_metadata(model, meta)
     return model
+
+
+def load_model_dir(path: str | os.PathLike) -> tuple[keras.Model, ModelDir]:
+    """(Keras model with its metadata, the checked ModelDir) of a model directory."""
+    folder = ModelDir.read(path)
+    return load_model(folder.keras_file, folder.meta), folder
