@@ -92,6 +92,11 @@ def run(args: argparse.Namespace) -> int:
     for flag in ("check_count", "calib_count", "chunk", "threads"):
         if getattr(args, flag) is not None and getattr(args, flag) < 1:
             raise EdgeASRError(f"--{flag.replace('_', '-')} must be at least 1")
+    if not args.timeout > 0:
+        raise EdgeASRError("--timeout must be a positive number of seconds")
+    if not args.long_seconds >= 0:
+        raise EdgeASRError("--long-seconds must be 0 (skip) or more")
+    check_out_dir(args.out)
     src = ModelDir.read(args.model_dir)
 
     from converters.convert import _limit_tf_threads, load_utterances
@@ -123,6 +128,22 @@ def run(args: argparse.Namespace) -> int:
             print(f"edge-asr convert: FAILED {line}", file=sys.stderr)
         return 1
     return 0
+
+
+def check_out_dir(path: str) -> None:
+    """Refuse an output path that can never be a bundle directory, before any work."""
+    from pathlib import Path
+
+    from runtime.errors import EdgeASRError
+
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise EdgeASRError(f"--out {out}: exists and is not a directory")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise EdgeASRError(f"--out {out}: {parent} is a file, not a directory")
+            break
 
 
 def failure_lines(outcome: Any) -> list[str]:

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from runtime.errors import EdgeASRError
+from runtime.features import FeatureConfig
 from runtime.fileio import write_json
 from runtime.formats import (
     BUNDLE_FILE,
@@ -322,29 +323,17 @@ def run_variant(job: dict[str, Any], timeout: float) -> dict[str, Any]:
 
 
 def load_utterances(
-    manifest: str | os.PathLike, features: Any, limit: int, skip: int = 0
+    manifest: str | os.PathLike, features: FeatureConfig, limit: int, skip: int = 0
 ) -> tuple[list[str], list[np.ndarray], list[str]]:
-    """(ids, features, texts) of up to ``limit`` utterances after ``skip``; unreadable audio is
-    skipped with a warning."""
-    from edge_asr.data.audio import load_audio
-    from edge_asr.data.manifest import load_manifest
-    from edge_asr.progress import track
-    from runtime.features import FeatureConfig, extract
-    from runtime.text import normalize_text
+    """(names, normalized features, normalized texts) of up to ``limit`` utterances after
+    ``skip``, through the one manifest loader (bad rows and unreadable audio skipped, counted,
+    reported one line each)."""
+    from edge_asr.data.loading import load_set
 
-    config = features if isinstance(features, FeatureConfig) else FeatureConfig.from_dict(features)
-    utterances = load_manifest(manifest)[skip : skip + limit]
-    names, feats, texts = [], [], []
-    for utt in track(utterances, f"features {Path(manifest).name}"):
-        try:
-            samples = load_audio(utt.path, config.sample_rate)
-        except EdgeASRError as exc:
-            print(f"edge-asr convert: skipped {utt.path}: {exc}", file=sys.stderr)
-            continue
-        names.append(Path(utt.path).name)
-        feats.append(extract(samples, config))
-        texts.append(normalize_text(utt.text))
-    return names, feats, texts
+    loaded = load_set(
+        manifest, features, limit=limit, skip=skip, progress=f"features {Path(manifest).name}"
+    )
+    return loaded.names, loaded.features, loaded.texts
 
 
 def stream_calibration(

@@ -26,6 +26,9 @@ __all__ = ["AudioError", "pcm16_to_float", "read_audio", "resample", "write_wav"
 
 _PCM, _FLOAT, _EXTENSIBLE = 0x0001, 0x0003, 0xFFFE
 _NOT_WAV = "not a WAV file (the runtime reads WAV; convert FLAC/OGG to WAV first)"
+#: Sample rates a WAV may declare: real audio is 8-384 kHz; a corrupt header claiming 1 Hz would
+#: otherwise be resampled into 16,000x as many samples.
+MIN_RATE, MAX_RATE = 1000, 768_000
 _BLOCK_ROWS = 1024  # polyphase rows per matrix product: bounds memory on long audio
 
 
@@ -125,8 +128,11 @@ def read_audio(path: str | os.PathLike, target_rate: int = 16000) -> np.ndarray:
     code, channels, rate, bits, raw = _parse_wav(data, name)
     if channels < 1:
         raise AudioError(f"{name}: WAV declares {channels} channels")
-    if rate < 1:
-        raise AudioError(f"{name}: WAV declares a sample rate of {rate} Hz")
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise AudioError(
+            f"{name}: WAV declares a sample rate of {rate} Hz (supported: {MIN_RATE} to "
+            f"{MAX_RATE} Hz)"
+        )
     if bits < 1 or bits % 8:
         raise AudioError(f"{name}: unsupported bit depth {bits}")
     frame_bytes = channels * bits // 8
@@ -198,6 +204,37 @@ def _polyphase_matrix(up: int, down: int) -> tuple[np.ndarray, int]:
     return g, int(s0)
 
 
+#: Largest polyphase matrix (elements) worth building: common ratios (48k, 44.1k, 22.05k, 8k to
+#: 16k) need at most ~0.3M; a co-prime pair such as 44101 -> 16000 would need 700M (2.8 GB).
+_MAX_MATRIX = 4_000_000
+_DIRECT_BLOCK = 1024  # outputs per block of the direct method: bounds its index matrices
+
+
+def _resample_direct(x: np.ndarray, src_rate: int, dst_rate: int, n_out: int) -> np.ndarray:
+    """The same Kaiser-windowed sinc evaluated at each output instant (for ratios whose
+    polyphase matrix would be too big). Cost per output: the filter's taps (~73 at 1:1, more
+    when downsampling), memory bounded by ``_DIRECT_BLOCK``; each row of weights is normalized
+    to sum 1 so DC passes exactly."""
+    ratio = min(1.0, dst_rate / src_rate)
+    cutoff = 0.95 * ratio
+    beta = 0.1102 * (60.0 - 8.7)
+    half = int(np.ceil((60.0 - 7.95) / (2.285 * np.pi * 0.1 * ratio) / 2))
+    offsets = np.arange(-half + 1, half + 1)
+    out = np.empty(n_out, np.float32)
+    padded = np.concatenate([np.zeros(half, np.float32), x, np.zeros(half + 1, np.float32)])
+    for start in range(0, n_out, _DIRECT_BLOCK):
+        n = np.arange(start, min(n_out, start + _DIRECT_BLOCK))
+        t = n * (src_rate / dst_rate)
+        base = np.floor(t).astype(np.int64)
+        k = base[:, None] + offsets[None, :]  # input sample indices around each instant
+        tau = t[:, None] - k
+        edge = np.clip(1.0 - (tau / half) ** 2, 0.0, None)
+        w = np.sinc(cutoff * tau) * np.i0(beta * np.sqrt(edge)) / np.i0(beta)
+        w /= w.sum(axis=1, keepdims=True)
+        out[n] = np.einsum("ij,ij->i", padded[k + half], w)
+    return out
+
+
 def resample(samples: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
     """Band-limited rational resampling (like ``scipy.signal.resample_poly``), float32 out.
 
@@ -214,6 +251,8 @@ def resample(samples: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
         return x.copy()
     g = gcd(src_rate, dst_rate)
     up, down = dst_rate // g, src_rate // g
+    if up * down + 72 * max(up, down) > _MAX_MATRIX:  # ~ the polyphase matrix's size
+        return _resample_direct(x, src_rate, dst_rate, -(-len(x) * up // down))
     mat, s0 = _polyphase_matrix(up, down)
     taps = mat.shape[0]
     n_out = -(-len(x) * up // down)

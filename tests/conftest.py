@@ -32,7 +32,8 @@ def tiny_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def feature_config(tiny_corpus: Path) -> dict:
+def feature_config(tiny_corpus: Path):
+    """The spectrogram FeatureConfig with stats fitted on 20 tiny-corpus utterances."""
     from edge_asr.data.audio import load_audio
     from edge_asr.data.manifest import load_manifest
     from runtime.features import FeatureConfig, extract, fit_stats
@@ -40,16 +41,15 @@ def feature_config(tiny_corpus: Path) -> dict:
     config = FeatureConfig.spectrogram()
     utts = load_manifest(tiny_corpus / "train.jsonl")[:20]
     mean, std = fit_stats(extract(load_audio(u.path), config) for u in utts)
-    return config.with_stats(mean, std).to_dict()
+    return config.with_stats(mean, std)
 
 
-def make_model_dir(root: Path, name: str, features: dict, seed: int = 0) -> Path:
+def make_model_dir(root: Path, name: str, features, seed: int = 0) -> Path:
     """A model directory (docs/formats.md) with random weights and randomized BatchNorm."""
     from edge_asr.models import build, save_model
-    from runtime.features import FeatureConfig
     from runtime.formats import Labels, ModelDir
 
-    model = build(name, input_dim=len(features["mean"]), **ARCHS[name])
+    model = build(name, input_dim=features.dim, **ARCHS[name])
     rng = np.random.default_rng(seed)
     for layer in model.layers:
         for weight in layer.weights:
@@ -59,7 +59,7 @@ def make_model_dir(root: Path, name: str, features: dict, seed: int = 0) -> Path
                 weight.assign(rng.normal(0.0, 0.3, shape).astype("float32"))
             elif leaf in ("moving_variance", "gamma"):
                 weight.assign(rng.uniform(0.5, 1.5, shape).astype("float32"))
-    folder = ModelDir(root / name, model.meta, FeatureConfig.from_dict(features), Labels.default())
+    folder = ModelDir(root / name, model.meta, features, Labels.default())
     folder.write()
     save_model(model, folder.keras_file)
     return folder.path

@@ -29,6 +29,7 @@ from converters.convert import (
 from converters.tolerances import parse_overrides
 from edge_asr.cli import main as edge_asr_main
 from runtime.bundle import Bundle
+from runtime.errors import EdgeASRError
 from tests.conftest import ARCHS, make_model_dir
 
 NOT_STREAMABLE = ("bidirectional_rnn_model", "final_model")
@@ -72,12 +73,12 @@ LONG_SECONDS = 4.0  # the long edge case; 30 s in production, shorter here to ke
 
 
 @pytest.fixture(scope="session")
-def check_data(tiny_corpus: Path, feature_config: dict) -> tuple:
+def check_data(tiny_corpus: Path, feature_config) -> tuple:
     return load_utterances(tiny_corpus / "valid.jsonl", feature_config, 4)
 
 
 @pytest.fixture(scope="session")
-def calib_data(tiny_corpus: Path, feature_config: dict) -> tuple:
+def calib_data(tiny_corpus: Path, feature_config) -> tuple:
     return load_utterances(tiny_corpus / "train.jsonl", feature_config, 8)
 
 
@@ -199,6 +200,34 @@ def test_cli_bad_input(tmp_path, tiny_corpus, capsys):
     argv += ["--check", str(tiny_corpus / "valid.jsonl")]
     assert edge_asr_main(argv) == 2
     assert "bad --tolerance" in capsys.readouterr().err
+
+
+def test_reconvert_failure_keeps_the_old_bundle(tmp_path, feature_config, check_data):
+    """A re-conversion that dies part way (here: no usable check utterance, raised after the
+    new bundle was started; SIGINT takes the same path) leaves the old bundle whole and usable,
+    and no build folder behind."""
+    model_dir = make_model_dir(tmp_path, "simple_rnn_model", feature_config)
+    out = tmp_path / "bundle"
+    run_convert(model_dir, out, check_data, None, ["onnx-fp32"])
+    before = (out / "bundle.json").read_text()
+    names, feats, _ = check_data
+    with pytest.raises(EdgeASRError, match="no usable check utterance"):
+        run_convert(model_dir, out, (names, feats, [""] * len(names)), None, ["tflite-fp32"])
+    assert (out / "bundle.json").read_text() == before
+    loaded = Bundle.load(out)
+    loaded.verify(loaded.select("onnx-fp32"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle", "simple_rnn_model"]
+
+
+def test_cli_out_is_checked_first(tmp_path, tiny_corpus, capsys):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    for out in (a_file, a_file / "sub"):
+        argv = ["convert", str(tmp_path / "nope"), "--out", str(out)]
+        argv += ["--check", str(tiny_corpus / "valid.jsonl")]
+        assert edge_asr_main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "--out" in err[0] and "not a directory" in err[0], err
 
 
 @pytest.mark.slow

@@ -37,7 +37,7 @@ def test_bundle_json_round_trips_exactly(tiny_bundle: Path):
     assert streaming and all(isinstance(a.stream, StreamSpec) for a in streaming)
 
 
-def test_model_dir_round_trips(tmp_path: Path, feature_config: dict):
+def test_model_dir_round_trips(tmp_path: Path, feature_config):
     from tests.conftest import make_model_dir
 
     folder = ModelDir.read(make_model_dir(tmp_path, "cnn_rnn_model", feature_config))
