@@ -92,7 +92,7 @@ class _Reader:
             return default
         return self.data[key]
 
-    def str(self, key: str, default: Any = ..., empty: bool = False) -> Any:
+    def text(self, key: str, default: Any = ..., empty: bool = False) -> Any:
         value = self.raw(key, default)
         if value is None and default is None:
             return None
@@ -100,7 +100,7 @@ class _Reader:
             raise self.error(key, f"must be a non-empty string, got {_kind(value)}")
         return value
 
-    def int(self, key: str, default: Any = ..., low: int = 0, high: int | None = None) -> Any:
+    def integer(self, key: str, default: Any = ..., low: int = 0, high: int | None = None) -> Any:
         value = self.raw(key, default)
         if value is None and default is None:
             return None
@@ -111,7 +111,7 @@ class _Reader:
             raise self.error(key, f"must be {limit}, got {value}")
         return value
 
-    def float(self, key: str, default: Any = ...) -> Any:
+    def number(self, key: str, default: Any = ...) -> Any:
         value = self.raw(key, default)
         if value is None and default is None:
             return None
@@ -123,16 +123,16 @@ class _Reader:
             raise self.error(key, f"must be a finite number, got {_kind(value)}")
         return float(value)
 
-    def bool(self, key: str, default: Any = ...) -> Any:
+    def flag(self, key: str, default: Any = ...) -> Any:
         value = self.raw(key, default)
         if not isinstance(value, bool):
             raise self.error(key, f"must be true or false, got {_kind(value)}")
         return value
 
-    def obj(self, key: str, default: Any = ...) -> _Reader:
+    def child(self, key: str, default: Any = ...) -> _Reader:
         return _Reader(self.raw(key, default), f"{self.where}: {key}")
 
-    def list(self, key: str, default: Any = ...) -> list[Any]:
+    def array(self, key: str, default: Any = ...) -> list[Any]:
         value = self.raw(key, default)
         if not isinstance(value, list):
             raise self.error(key, f"must be a list, got {_kind(value)}")
@@ -141,7 +141,7 @@ class _Reader:
     def items(self, key: str, parse: Callable[[Any, str], T], default: Any = ...) -> tuple[T, ...]:
         return tuple(
             parse(item, f"{self.where}: {key}[{i}]")
-            for i, item in enumerate(self.list(key, default))
+            for i, item in enumerate(self.array(key, default))
         )
 
 
@@ -189,14 +189,14 @@ class ConvLength:
     @classmethod
     def from_dict(cls, data: Any, where: str) -> ConvLength:
         r = _Reader(data, where)
-        padding = r.str("padding")
+        padding = r.text("padding")
         if padding not in PADDINGS:
             raise r.error("padding", f"must be one of {', '.join(PADDINGS)}, got {padding!r}")
         return cls(
-            kernel=r.int("kernel", low=1, high=MAX_STREAM_FRAMES),
-            stride=r.int("stride", low=1, high=MAX_STREAM_FRAMES),
+            kernel=r.integer("kernel", low=1, high=MAX_STREAM_FRAMES),
+            stride=r.integer("stride", low=1, high=MAX_STREAM_FRAMES),
             padding=padding,
-            dilation=r.int("dilation", 1, low=1, high=MAX_STREAM_FRAMES),
+            dilation=r.integer("dilation", 1, low=1, high=MAX_STREAM_FRAMES),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -270,11 +270,11 @@ class Labels:
     @classmethod
     def from_dict(cls, data: Any, where: str = "labels") -> Labels:
         r = _Reader(data, where)
-        symbols = r.list("symbols")
+        symbols = r.array("symbols")
         if not all(isinstance(s, str) and len(s) == 1 for s in symbols):
             raise r.error("symbols", "must be a list of one-character strings")
         try:
-            return cls(tuple(symbols), r.int("blank", len(symbols)))
+            return cls(tuple(symbols), r.integer("blank", len(symbols)))
         except FormatError as exc:
             raise FormatError(f"{where}: {str(exc).removeprefix('labels: ')}") from None
 
@@ -314,10 +314,10 @@ class ModelMeta:
         if not isinstance(params, Mapping):
             raise r.error("params", f"must be an object, got {_kind(params)}")
         return cls(
-            name=r.str("name"),
+            name=r.text("name"),
             params=dict(params),
             output_length=LengthRule.from_dict(r.raw("output_length"), f"{where}: output_length"),
-            streamable=r.bool("streamable", True),
+            streamable=r.flag("streamable", True),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -394,14 +394,14 @@ class TensorInfo:
     @classmethod
     def from_dict(cls, data: Any, where: str) -> TensorInfo:
         r = _Reader(data, where)
-        shape = r.list("shape")
+        shape = r.array("shape")
         if not all(isinstance(s, int) and not isinstance(s, bool) and s >= -1 for s in shape):
             raise r.error("shape", "must be a list of integers (-1 for dynamic)")
         quant = None
         if r.has("quantization"):
-            q = r.obj("quantization")
-            quant = Quantization(q.float("scale"), q.int("zero_point", low=-(2**31)))
-        return cls(r.str("name"), tuple(shape), r.str("dtype"), quant)
+            q = r.child("quantization")
+            quant = Quantization(q.number("scale"), q.integer("zero_point", low=-(2**31)))
+        return cls(r.text("name"), tuple(shape), r.text("dtype"), quant)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -426,7 +426,7 @@ class StateSpec:
     @classmethod
     def from_dict(cls, data: Any, where: str) -> StateSpec:
         r = _Reader(data, where)
-        shape = r.list("shape")
+        shape = r.array("shape")
         if not shape or not all(
             isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in shape
         ):
@@ -436,12 +436,12 @@ class StateSpec:
                 "shape", f"has {math.prod(shape)} elements (at most {MAX_STATE_ELEMENTS})"
             )
         return cls(
-            input=r.str("input"),
-            output=r.str("output"),
+            input=r.text("input"),
+            output=r.text("output"),
             shape=tuple(shape),
-            dtype=r.str("dtype", "float32"),
-            layer=r.str("layer", "", empty=True),
-            role=r.str("role", "", empty=True),
+            dtype=r.text("dtype", "float32"),
+            layer=r.text("layer", "", empty=True),
+            role=r.text("role", "", empty=True),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -489,10 +489,10 @@ class StreamSpec:
         r = _Reader(data, where)
         try:
             return cls(
-                chunk_frames=r.int("chunk_frames", low=1, high=MAX_STREAM_FRAMES),
-                window_frames=r.int("window_frames", low=1, high=MAX_STREAM_FRAMES),
-                output_frames=r.int("output_frames", low=1, high=MAX_STREAM_FRAMES),
-                left_pad_frames=r.int("left_pad_frames", 0, high=MAX_STREAM_FRAMES),
+                chunk_frames=r.integer("chunk_frames", low=1, high=MAX_STREAM_FRAMES),
+                window_frames=r.integer("window_frames", low=1, high=MAX_STREAM_FRAMES),
+                output_frames=r.integer("output_frames", low=1, high=MAX_STREAM_FRAMES),
+                left_pad_frames=r.integer("left_pad_frames", 0, high=MAX_STREAM_FRAMES),
                 states=r.items("states", StateSpec.from_dict, []),
             )
         except FormatError as exc:
@@ -544,11 +544,11 @@ class ParityResult:
         tolerance = r.raw("tolerance", {})
         if not isinstance(tolerance, Mapping):
             raise r.error("tolerance", f"must be an object, got {_kind(tolerance)}")
-        failures = r.list("failures", [])
+        failures = r.array("failures", [])
         return cls(
-            passed=r.bool("passed"),
-            **{k: r.float(k, None) for k in PARITY_METRICS},
-            utterances=r.int("utterances", 0),
+            passed=r.flag("passed"),
+            **{k: r.number(k, None) for k in PARITY_METRICS},
+            utterances=r.integer("utterances", 0),
             tolerance=dict(tolerance),
             failures=tuple(str(f) for f in failures),
         )
@@ -606,22 +606,22 @@ class ArtifactEntry:
     @classmethod
     def from_dict(cls, data: Any, where: str = "artifact") -> ArtifactEntry:
         r = _Reader(data, where)
-        name = r.str("name")
+        name = r.text("name")
         where = f"{where} ({name})"
         r = _Reader(data, where)
-        streaming = r.bool("streaming")
+        streaming = r.flag("streaming")
         stream = StreamSpec.from_dict(r.raw("stream"), f"{where}: stream") if streaming else None
-        sha = r.str("sha256")
+        sha = r.text("sha256")
         if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
             raise r.error("sha256", "must be 64 lowercase hex digits")
         try:
             return cls(
                 name=name,
-                file=_relative_file(r.str("file"), where),
-                format=r.str("format"),
-                precision=r.str("precision"),
+                file=_relative_file(r.text("file"), where),
+                format=r.text("format"),
+                precision=r.text("precision"),
                 streaming=streaming,
-                quantized_weights=r.str("quantized_weights", "", empty=True),
+                quantized_weights=r.text("quantized_weights", "", empty=True),
                 parity=ParityResult.from_dict(
                     r.raw("parity", {"passed": False}), f"{where}: parity"
                 ),
@@ -629,9 +629,9 @@ class ArtifactEntry:
                 outputs=r.items("outputs", TensorInfo.from_dict, []),
                 stream=stream,
                 sha256=sha,
-                size_bytes=r.int("size_bytes", None),
-                conversion_seconds=r.float("conversion_seconds", 0.0),
-                note=r.str("note", None),
+                size_bytes=r.integer("size_bytes", None),
+                conversion_seconds=r.number("conversion_seconds", 0.0),
+                note=r.text("note", None),
             )
         except FormatError as exc:
             msg = str(exc)
@@ -676,11 +676,11 @@ class Unavailable:
     def from_dict(cls, data: Any, where: str) -> Unavailable:
         r = _Reader(data, where)
         return cls(
-            r.str("name"),
-            r.str("reason", "", empty=True),
-            r.bool("error", False),
-            r.str("see", None),
-            r.str("log", None, empty=True),
+            r.text("name"),
+            r.text("reason", "", empty=True),
+            r.flag("error", False),
+            r.text("see", None),
+            r.text("log", None, empty=True),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -710,17 +710,17 @@ class ModelInfo:
     @classmethod
     def from_dict(cls, data: Any, where: str = "model") -> ModelInfo:
         r = _Reader(data, where)
-        source = r.obj("source")
+        source = r.child("source")
         params = r.raw("params", {})
         if not isinstance(params, Mapping):
             raise r.error("params", f"must be an object, got {_kind(params)}")
         return cls(
-            name=r.str("name"),
+            name=r.text("name"),
             params=dict(params),
-            streamable=r.bool("streamable", True),
-            source_sha256=source.str("sha256"),
-            source_file=_relative_file(source.str("file", SOURCE_FILE), f"{where}: source"),
-            not_streamable_reason=r.str("not_streamable_reason", None),
+            streamable=r.flag("streamable", True),
+            source_sha256=source.text("sha256"),
+            source_file=_relative_file(source.text("file", SOURCE_FILE), f"{where}: source"),
+            not_streamable_reason=r.text("not_streamable_reason", None),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -770,7 +770,7 @@ class BundleHeader:
             labels=Labels.from_dict(r.raw("labels"), f"{where}: labels"),
             output_length=LengthRule.from_dict(r.raw("output_length"), f"{where}: output_length"),
             model=ModelInfo.from_dict(r.raw("model"), f"{where}: model"),
-            created=r.str("created", "", empty=True),
+            created=r.text("created", "", empty=True),
             tool_versions=dict(tools) if isinstance(tools, Mapping) else {},
             schema_version=version,
         )
