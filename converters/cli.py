@@ -12,9 +12,28 @@ import os
 import sys
 from typing import Any
 
+EXAMPLE = """example:
+  edge-asr convert demo/model --out demo/bundle --check demo/corpus/valid.jsonl \\
+      --calib demo/corpus/train.jsonl --targets all"""
+
+
+def _positive_float(value: str) -> float:
+    number = float(value)
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return number
+
+
+def _non_negative_float(value: str) -> float:
+    number = float(value)
+    if not number >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return number
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     from converters.convert import GROUPS, TARGET_NAMES
+    from edge_asr.cli_types import positive_int
 
     p = sub.add_parser(
         "convert",
@@ -22,7 +41,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Convert MODEL_DIR (from `edge-asr train`) to TFLite and ONNX artifacts, "
         "offline and streaming, check every artifact against the Keras model in its real "
         "interpreter, and write BUNDLE_DIR/bundle.json. Variants that fail the gate are moved "
-        "to BUNDLE_DIR/rejected/ and make the command exit 1.",
+        "to BUNDLE_DIR/rejected/ and make the command exit 1. A re-conversion is built beside "
+        "BUNDLE_DIR and swapped in at the end: if it fails, the old bundle stays as it was.",
+        epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("model_dir", metavar="MODEL_DIR", help="model directory (model.keras, ...)")
     p.add_argument("--out", required=True, metavar="BUNDLE_DIR", help="bundle directory")
@@ -31,28 +53,35 @@ def register(sub: argparse._SubParsersAction) -> None:
         nargs="+",
         default=["all"],
         metavar="T",
-        help=f"variants or groups ({', '.join(GROUPS)}); variants: {', '.join(TARGET_NAMES)}",
+        help=f"variants or groups ({', '.join(GROUPS)}); variants: {', '.join(TARGET_NAMES)} "
+        "(default: all)",
     )
     p.add_argument(
         "--check",
         required=True,
         metavar="MANIFEST",
-        help="held-out utterances (with text) the gate compares Keras and artifacts on",
+        help="held-out utterances (with text) the gate compares Keras and artifacts on (required)",
     )
     p.add_argument(
         "--calib",
         metavar="MANIFEST",
         help="utterances for int8 calibration (default: the --check manifest, disjoint rows)",
     )
-    p.add_argument("--check-count", type=int, default=40, help="check utterances (default 40)")
-    p.add_argument("--calib-count", type=int, default=50, help="calibration utterances (50)")
+    p.add_argument(
+        "--check-count", type=positive_int, default=40, help="check utterances (default 40)"
+    )
+    p.add_argument(
+        "--calib-count", type=positive_int, default=50, help="calibration utterances (default 50)"
+    )
     p.add_argument(
         "--chunk",
-        type=int,
+        type=positive_int,
         help="streaming chunk in feature frames (default 16, rounded up to the model's stride)",
     )
     p.add_argument(
-        "--int8-io", action="store_true", help="int8 inputs/outputs for tflite-int8-full variants"
+        "--int8-io",
+        action="store_true",
+        help="int8 inputs/outputs for tflite-int8-full variants (default: float I/O)",
     )
     p.add_argument(
         "--tolerance",
@@ -60,16 +89,27 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=[],
         metavar="VARIANT:KEY=VALUE",
         help="override a gate bound, e.g. tflite-int8-full-stream:delta_cer=0.01 or "
-        "int8-dynamic:delta_cer=0.01 or '*:max_abs_diff=1e-3' (VALUE none drops the check)",
+        "int8-dynamic:delta_cer=0.01 or '*:max_abs_diff=1e-3' (VALUE none drops the check; "
+        "repeat; default: the table in converters/tolerances.py)",
     )
     p.add_argument(
         "--long-seconds",
-        type=float,
+        type=_non_negative_float,
         default=30.0,
-        help="length of the synthetic long check input (0 to skip; default 30)",
+        help="seconds of the synthetic long check input (0 to skip; default 30)",
     )
-    p.add_argument("--timeout", type=float, default=900.0, help="seconds per variant (900)")
-    p.add_argument("--threads", type=int, default=1, help="threads per conversion/interpreter")
+    p.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=900.0,
+        help="seconds per variant before it is killed (default 900)",
+    )
+    p.add_argument(
+        "--threads",
+        type=positive_int,
+        default=1,
+        help="threads per conversion and interpreter (default 1)",
+    )
     p.set_defaults(func=run)
 
 
@@ -77,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from converters.convert import Options, convert_model_dir, resolve_targets
     from converters.tolerances import parse_overrides
+    from edge_asr.cli_types import output_dir
     from runtime.errors import EdgeASRError
     from runtime.formats import ModelDir
 
@@ -89,14 +130,7 @@ def run(args: argparse.Namespace) -> int:
         long_seconds=args.long_seconds,
         threads=args.threads,
     )
-    for flag in ("check_count", "calib_count", "chunk", "threads"):
-        if getattr(args, flag) is not None and getattr(args, flag) < 1:
-            raise EdgeASRError(f"--{flag.replace('_', '-')} must be at least 1")
-    if not args.timeout > 0:
-        raise EdgeASRError("--timeout must be a positive number of seconds")
-    if not args.long_seconds >= 0:
-        raise EdgeASRError("--long-seconds must be 0 (skip) or more")
-    check_out_dir(args.out)
+    output_dir(args.out)
     src = ModelDir.read(args.model_dir)
 
     from converters.convert import _limit_tf_threads, load_utterances
@@ -128,22 +162,6 @@ def run(args: argparse.Namespace) -> int:
             print(f"edge-asr convert: FAILED {line}", file=sys.stderr)
         return 1
     return 0
-
-
-def check_out_dir(path: str) -> None:
-    """Refuse an output path that can never be a bundle directory, before any work."""
-    from pathlib import Path
-
-    from runtime.errors import EdgeASRError
-
-    out = Path(path)
-    if out.exists() and not out.is_dir():
-        raise EdgeASRError(f"--out {out}: exists and is not a directory")
-    for parent in out.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise EdgeASRError(f"--out {out}: {parent} is a file, not a directory")
-            break
 
 
 def failure_lines(outcome: Any) -> list[str]:

@@ -25,7 +25,9 @@ from runtime.fileio import atomic_path
 __all__ = ["AudioError", "pcm16_to_float", "read_audio", "resample", "write_wav"]
 
 _PCM, _FLOAT, _EXTENSIBLE = 0x0001, 0x0003, 0xFFFE
-_NOT_WAV = "not a WAV file (the runtime reads WAV; convert FLAC/OGG to WAV first)"
+#: What the runtime's WAV reader takes (named in its errors).
+WAV_ENCODINGS = "PCM 8/16/24/32-bit or IEEE float 32/64-bit, any rate and channel count"
+_NOT_WAV = f"not a WAV file (the runtime reads WAV: {WAV_ENCODINGS}; convert FLAC/OGG/MP3 first)"
 #: Sample rates a WAV may declare: real audio is 8-384 kHz; a corrupt header claiming 1 Hz would
 #: otherwise be resampled into 16,000x as many samples.
 MIN_RATE, MAX_RATE = 1000, 768_000
@@ -48,11 +50,15 @@ def _sniff(head: bytes) -> str:
     ):
         if head.startswith(magic):
             return f" (looks like {name})"
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:  # MPEG frame sync
+        return " (looks like MP3)"
     return ""
 
 
 def _parse_wav(data: bytes, name: str) -> tuple[int, int, int, int, memoryview]:
     """Return (format, channels, rate, bits, sample bytes) of a RIFF/WAVE image."""
+    if not data:
+        raise AudioError(f"{name}: empty (0 bytes)")
     if len(data) < 12:
         if data[:4] == b"RIFF":
             raise AudioError(f"{name}: truncated WAV header ({len(data)} bytes)")
@@ -101,16 +107,18 @@ def _decode(code: int, bits: int, raw: memoryview, name: str) -> np.ndarray:
             return v / float(1 << 23)
         if bits == 32:
             return np.frombuffer(raw, dtype="<i4") / float(1 << 31)
-        raise AudioError(f"{name}: unsupported PCM bit depth {bits} (use 8, 16, 24 or 32)")
+        raise AudioError(f"{name}: unsupported PCM bit depth {bits} (supported: {WAV_ENCODINGS})")
     if code == _FLOAT:
         if bits not in (32, 64):
-            raise AudioError(f"{name}: unsupported float bit depth {bits} (use 32 or 64)")
+            raise AudioError(
+                f"{name}: unsupported float bit depth {bits} (supported: {WAV_ENCODINGS})"
+            )
         x = np.frombuffer(raw, dtype="<f4" if bits == 32 else "<f8").astype(np.float64)
         if not np.all(np.isfinite(x)):
             raise AudioError(f"{name}: float WAV contains NaN or Inf samples")
         return np.clip(x, -1.0, 1.0)
     raise AudioError(
-        f"{name}: unsupported WAV format code {code:#06x} (use PCM (1) or IEEE float (3))"
+        f"{name}: unsupported WAV format code {code:#06x} (supported: {WAV_ENCODINGS})"
     )
 
 

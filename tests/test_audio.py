@@ -211,7 +211,9 @@ def _bad(path: Path, content: bytes | None) -> Path:
     [
         ("missing.wav", lambda p: None, "no such file"),
         ("notes.wav", lambda p: b"hello, this is a text file\n" * 4, "not a WAV file"),
-        ("empty.wav", lambda p: b"", "not a WAV file"),
+        ("empty.wav", lambda p: b"", "empty (0 bytes)"),
+        ("noid3.mp3", lambda p: b"\xff\xfb\x90\x64" + bytes(400), "looks like MP3"),
+        ("id3.mp3", lambda p: b"ID3\x04" + bytes(400), "looks like MP3"),
         ("short.wav", lambda p: b"RIFF\x10\x00", "truncated WAV header"),
         ("header.wav", lambda p: _riff(b"\x00\x00" * 50)[:30], "truncated WAV header"),
         ("zero.wav", lambda p: _riff(b""), "no audio samples"),
@@ -222,6 +224,7 @@ def _bad(path: Path, content: bytes | None) -> Path:
         ("pcm40.wav", lambda p: _riff(b"\x00" * 60, bits=40), "PCM bit depth 40"),
         ("float16.wav", lambda p: _riff(b"\x00" * 64, code=3, bits=16), "float bit depth 16"),
         ("norate.wav", lambda p: _riff(b"\x00" * 64, rate=0), "sample rate of 0"),
+        ("mulaw2.wav", lambda p: _riff(b"\x00" * 64, code=7, bits=8), "PCM 8/16/24/32-bit"),
         (
             "nan.wav",
             lambda p: _riff(np.array([0.1, np.nan, 0.2], "<f4").tobytes(), code=3, bits=32),
@@ -248,7 +251,7 @@ def test_flac_and_ogg_point_to_the_data_loader(tmp_path, speech):
     for fmt, ext in (("FLAC", "flac"), ("OGG", "ogg")):
         path = tmp_path / f"speech.{ext}"
         sf.write(path, x, rate, format=fmt)
-        with pytest.raises(AudioError, match=f"not a WAV file .*convert FLAC/OGG.*{fmt}"):
+        with pytest.raises(AudioError, match=f"not a WAV file .*convert FLAC/OGG/MP3.*{fmt}"):
             read_audio(path)
 
 

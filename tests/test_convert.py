@@ -227,7 +227,7 @@ def test_cli_out_is_checked_first(tmp_path, tiny_corpus, capsys):
         argv += ["--check", str(tiny_corpus / "valid.jsonl")]
         assert edge_asr_main(argv) == 2
         err = capsys.readouterr().err.strip().splitlines()
-        assert len(err) == 1 and "--out" in err[0] and "not a directory" in err[0], err
+        assert len(err) == 1 and str(out) in err[0] and "not a directory" in err[0], err
 
 
 @pytest.mark.slow

@@ -43,7 +43,7 @@ def load_audio(path: str | os.PathLike, target_rate: int = 16000) -> np.ndarray:
     if not path.is_file():
         raise AudioError(f"{path}: no such file")
     if path.stat().st_size == 0:
-        raise AudioError(f"{path}: empty file")
+        raise AudioError(f"{path}: empty (0 bytes)")
     if is_wav(path):
         return read_audio(path, target_rate)
     data, rate = _soundfile_read(path)

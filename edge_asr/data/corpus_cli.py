@@ -7,21 +7,43 @@ import sys
 import warnings
 from pathlib import Path
 
+EXAMPLE = """examples:
+  edge-asr corpus --out demo/corpus --hours 1 --seed 0
+  edge-asr corpus --librispeech ~/LibriSpeech/dev-clean --out data/dev-clean"""
+
+
+def _positive_float(value: str) -> float:
+    number = float(value)
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return number
+
+
+def _fraction(value: str) -> float:
+    number = float(value)
+    if not 0 <= number <= 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {value}")
+    return number
+
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from edge_asr.cli_types import positive_int
+
     p = sub.add_parser(
         "corpus",
         help="synthesize a training corpus with espeak (or import LibriSpeech)",
         description="Synthesize DIR/{train,valid,test}.jsonl + 16 kHz WAVs from generated "
         "sentences and varied espeak voices, deterministically for a seed. With --librispeech "
         "ROOT, write DIR/manifest.jsonl for a LibriSpeech-style folder instead.",
+        epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder")
-    p.add_argument("--hours", type=float, default=1.0, help="hours of audio (default 1)")
-    p.add_argument("--seed", type=int, default=0, help="seed: same seed, same corpus")
+    p.add_argument("--hours", type=_positive_float, default=1.0, help="hours of audio (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="seed: same seed, same corpus (default 0)")
     p.add_argument(
         "--noise-fraction",
-        type=float,
+        type=_fraction,
         default=0.5,
         help="share of utterances with added white/pink/brown/babble noise (default 0.5)",
     )
@@ -33,8 +55,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar=("LOW", "HIGH"),
         help="signal-to-noise range in dB for the noisy utterances (default 10 30)",
     )
-    p.add_argument("--jobs", type=int, default=2, help="synthesis processes (default 2)")
-    p.add_argument("--fresh", action="store_true", help="rebuild even if DIR holds this corpus")
+    p.add_argument("--jobs", type=positive_int, default=2, help="synthesis processes (default 2)")
+    p.add_argument(
+        "--fresh",
+        action="store_true",
+        help="rebuild even if DIR holds this corpus (default: reuse it)",
+    )
     p.add_argument(
         "--librispeech",
         type=Path,
