@@ -22,7 +22,7 @@ import numpy as np
 from runtime.errors import EdgeASRError
 from runtime.fileio import atomic_path
 
-__all__ = ["AudioError", "pcm16_to_float", "read_audio", "resample", "write_wav"]
+__all__ = ["AudioError", "Resampler", "pcm16_to_float", "read_audio", "resample", "write_wav"]
 
 _PCM, _FLOAT, _EXTENSIBLE = 0x0001, 0x0003, 0xFFFE
 #: What the runtime's WAV reader takes (named in its errors).
@@ -218,67 +218,153 @@ _MAX_MATRIX = 4_000_000
 _DIRECT_BLOCK = 1024  # outputs per block of the direct method: bounds its index matrices
 
 
-def _resample_direct(x: np.ndarray, src_rate: int, dst_rate: int, n_out: int) -> np.ndarray:
-    """The same Kaiser-windowed sinc evaluated at each output instant (for ratios whose
-    polyphase matrix would be too big). Cost per output: the filter's taps (~73 at 1:1, more
-    when downsampling), memory bounded by ``_DIRECT_BLOCK``; each row of weights is normalized
-    to sum 1 so DC passes exactly."""
+def _direct_half_width(src_rate: int, dst_rate: int) -> int:
+    """Half-width in input samples of the direct path's windowed sinc (60 dB Kaiser, the
+    polyphase prototype's transition band)."""
     ratio = min(1.0, dst_rate / src_rate)
-    cutoff = 0.95 * ratio
-    beta = 0.1102 * (60.0 - 8.7)
-    half = int(np.ceil((60.0 - 7.95) / (2.285 * np.pi * 0.1 * ratio) / 2))
-    offsets = np.arange(-half + 1, half + 1)
-    out = np.empty(n_out, np.float32)
-    padded = np.concatenate([np.zeros(half, np.float32), x, np.zeros(half + 1, np.float32)])
-    for start in range(0, n_out, _DIRECT_BLOCK):
-        n = np.arange(start, min(n_out, start + _DIRECT_BLOCK))
-        t = n * (src_rate / dst_rate)
-        base = np.floor(t).astype(np.int64)
-        k = base[:, None] + offsets[None, :]  # input sample indices around each instant
-        tau = t[:, None] - k
-        edge = np.clip(1.0 - (tau / half) ** 2, 0.0, None)
-        w = np.sinc(cutoff * tau) * np.i0(beta * np.sqrt(edge)) / np.i0(beta)
-        w /= w.sum(axis=1, keepdims=True)
-        out[n] = np.einsum("ij,ij->i", padded[k + half], w)
-    return out
+    return int(np.ceil((60.0 - 7.95) / (2.285 * np.pi * 0.1 * ratio) / 2))
+
+
+class Resampler:
+    """Band-limited rational resampling of a stream, block by block: the outputs of any
+    chunking, concatenated, equal ``resample`` of the whole signal (within float rounding).
+
+    Two kernels. Polyphase (the common ratios: 48k, 44.1k, 22.05k, 8k to 16k): a dense
+    ``(taps x up)`` matrix of the Kaiser-windowed sinc, one BLAS product per block of ``up``
+    outputs. Direct (co-prime pairs such as 44101 -> 16000, whose matrix would need gigabytes):
+    the same sinc evaluated at each output instant, each row of weights normalized to sum 1.
+    Either way memory is bounded by the block sizes, not by the signal's length.
+    """
+
+    def __init__(self, src_rate: int, dst_rate: int) -> None:
+        if int(src_rate) != src_rate or int(dst_rate) != dst_rate or src_rate < 1 or dst_rate < 1:
+            raise AudioError(f"invalid resampling rates {src_rate!r} -> {dst_rate!r}")
+        self.src, self.dst = int(src_rate), int(dst_rate)
+        g = gcd(self.src, self.dst)
+        self.up, self.down = self.dst // g, self.src // g
+        self.direct = self.up * self.down + 72 * max(self.up, self.down) > _MAX_MATRIX
+        if self.direct:
+            self._half = _direct_half_width(self.src, self.dst)
+            ratio = min(1.0, self.dst / self.src)
+            self._cutoff = 0.95 * ratio
+        elif self.up != self.down:
+            self._mat, s0 = _polyphase_matrix(self.up, self.down)
+            self._lo = -s0  # zeros the polyphase filter sees before the first sample
+        self._reset()
+
+    def _reset(self) -> None:
+        self._buf = np.zeros(0, np.float32)
+        self._origin = 0  # input index of _buf[0]
+        self._n_in = 0
+        self._next = 0  # next unit to compute: a row of ``up`` outputs, or one output (direct)
+        self._done = 0  # output samples returned so far
+
+    # ------------------------------------------------------------------ units
+    def _span(self, unit: int) -> tuple[int, int]:
+        """Input samples [first, stop) that ``unit`` reads."""
+        if self.direct:
+            base = unit * self.src // self.dst
+            return base - self._half + 1, base + self._half + 1
+        first = unit * self.down - self._lo
+        return first, first + self._mat.shape[0]
+
+    def _ready_units(self) -> int:
+        """How many units have every input they read (the last ``_span(u)[1] <= n_in``)."""
+        if self.direct:
+            m = self._n_in - self._half - 1  # floor(u * src / dst) may be at most this
+            return (m * self.dst + self.dst - 1) // self.src + 1 if m >= 0 else 0
+        room = self._n_in + self._lo - self._mat.shape[0]
+        return room // self.down + 1 if room >= 0 else 0
+
+    def _units_for(self, n_out: int) -> int:
+        return n_out if self.direct else -(-n_out // self.up)
+
+    def _inputs(self, first: int, stop: int) -> np.ndarray:
+        """Input samples [first, stop), zero outside what was pushed."""
+        out = np.zeros(stop - first, np.float32)
+        lo, hi = max(first, self._origin), min(stop, self._origin + len(self._buf))
+        if hi > lo:
+            out[lo - first : hi - first] = self._buf[lo - self._origin : hi - self._origin]
+        return out
+
+    def _compute(self, u0: int, u1: int) -> np.ndarray:
+        if self.direct:
+            return self._compute_direct(u0, u1)
+        parts = []
+        taps = self._mat.shape[0]
+        for start in range(u0, u1, _BLOCK_ROWS):
+            stop = min(u1, start + _BLOCK_ROWS)
+            first = self._span(start)[0]
+            x = self._inputs(first, self._span(stop - 1)[1])
+            view = np.lib.stride_tricks.as_strided(
+                x, shape=(stop - start, taps), strides=(x.strides[0] * self.down, x.strides[0])
+            )
+            # A contiguous copy lets BLAS take the product (overlapping rows are 10x slower).
+            parts.append((np.ascontiguousarray(view) @ self._mat).reshape(-1))
+        return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+    def _compute_direct(self, n0: int, n1: int) -> np.ndarray:
+        beta = 0.1102 * (60.0 - 8.7)
+        offsets = np.arange(-self._half + 1, self._half + 1)
+        parts = []
+        for start in range(n0, n1, _DIRECT_BLOCK):
+            n = np.arange(start, min(n1, start + _DIRECT_BLOCK))
+            t = n * (self.src / self.dst)
+            k = (n * self.src // self.dst)[:, None] + offsets[None, :]
+            first = int(k[0, 0])
+            x = self._inputs(first, int(k[-1, -1]) + 1)
+            tau = t[:, None] - k
+            edge = np.clip(1.0 - (tau / self._half) ** 2, 0.0, None)
+            w = np.sinc(self._cutoff * tau) * np.i0(beta * np.sqrt(edge)) / np.i0(beta)
+            w /= w.sum(axis=1, keepdims=True)
+            parts.append(np.einsum("ij,ij->i", x[k - first], w).astype(np.float32))
+        return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+    # ------------------------------------------------------------------ streaming
+    def _release(self, units: int, n_out: int) -> np.ndarray:
+        """Compute units up to ``units`` and return the outputs below ``n_out`` not yet given."""
+        out = self._compute(self._next, units) if units > self._next else np.zeros(0, np.float32)
+        first_sample = self._next * (1 if self.direct else self.up)
+        self._next = max(self._next, units)
+        keep = out[max(0, self._done - first_sample) : max(0, n_out - first_sample)]
+        self._done += len(keep)
+        drop = self._span(self._next)[0] - self._origin  # inputs no later unit reads
+        if drop > 0:
+            self._buf = self._buf[drop:]
+            self._origin += drop
+        return keep
+
+    def push(self, samples: np.ndarray) -> np.ndarray:
+        """Add input samples; return the output samples they complete."""
+        x = np.asarray(samples, np.float32).reshape(-1)
+        if self.up == self.down:
+            self._done += len(x)
+            return x.copy()
+        self._buf = np.concatenate([self._buf, x])
+        self._n_in += len(x)
+        n_out = -(-self._n_in * self.up // self.down)
+        return self._release(self._ready_units(), n_out)
+
+    def flush(self) -> np.ndarray:
+        """The remaining outputs (the signal is zero past its end); ready for a new stream."""
+        if self.up == self.down:
+            return np.zeros(0, np.float32)
+        n_out = -(-self._n_in * self.up // self.down)
+        out = self._release(self._units_for(n_out), n_out)
+        self._reset()
+        return out
 
 
 def resample(samples: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
     """Band-limited rational resampling (like ``scipy.signal.resample_poly``), float32 out.
 
     Output has ``ceil(len * dst / src)`` samples aligned with the input (sample 0 at time 0);
-    the signal is taken as zero outside the given samples.
+    the signal is taken as zero outside the given samples. The whole signal through one
+    ``Resampler``.
     """
     x = np.asarray(samples, dtype=np.float32)
     if x.ndim != 1:
         raise AudioError(f"resample takes 1-D samples, got shape {x.shape}")
-    if int(src_rate) != src_rate or int(dst_rate) != dst_rate or src_rate < 1 or dst_rate < 1:
-        raise AudioError(f"invalid resampling rates {src_rate!r} -> {dst_rate!r}")
-    src_rate, dst_rate = int(src_rate), int(dst_rate)
-    if src_rate == dst_rate or len(x) == 0:
-        return x.copy()
-    g = gcd(src_rate, dst_rate)
-    up, down = dst_rate // g, src_rate // g
-    if up * down + 72 * max(up, down) > _MAX_MATRIX:  # ~ the polyphase matrix's size
-        return _resample_direct(x, src_rate, dst_rate, -(-len(x) * up // down))
-    mat, s0 = _polyphase_matrix(up, down)
-    taps = mat.shape[0]
-    n_out = -(-len(x) * up // down)
-    rows = -(-n_out // up)
-    padded = np.zeros((rows - 1) * down + taps, dtype=np.float32)
-    lo = -s0
-    hi = min(len(padded), lo + len(x))
-    padded[lo:hi] = x[: hi - lo]
-    out = np.empty((rows, up), dtype=np.float32)
-    stride = padded.strides[0]
-    for start in range(0, rows, _BLOCK_ROWS):
-        stop = min(rows, start + _BLOCK_ROWS)
-        view = np.lib.stride_tricks.as_strided(
-            padded[start * down :],
-            shape=(stop - start, taps),
-            strides=(stride * down, stride),
-            writeable=False,
-        )
-        # A contiguous copy lets BLAS take the product (overlapping rows are 10x slower).
-        np.matmul(np.ascontiguousarray(view), mat, out=out[start:stop])
-    return out.reshape(-1)[:n_out]
+    stream = Resampler(src_rate, dst_rate)
+    head = stream.push(x)
+    return np.concatenate([head, stream.flush()])

@@ -258,3 +258,25 @@ def test_flac_and_ogg_point_to_the_data_loader(tmp_path, speech):
 def test_directory_is_a_clear_error(tmp_path):
     with pytest.raises(AudioError, match="directory"):
         read_audio(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("src", "dst"), [(44100, 16000), (48000, 16000), (8000, 16000), (22050, 16000), (44101, 16000)]
+)
+def test_stream_resampler_equals_whole_signal(src, dst):
+    """Any chunking through ``Resampler`` equals ``resample`` of the whole (polyphase and the
+    direct path for co-prime rates), so a microphone at 44.1 kHz streams exactly."""
+    from runtime.audio import Resampler
+
+    rng = np.random.default_rng(src)
+    x = rng.normal(size=src).astype(np.float32)
+    whole = resample(x, src, dst)
+    stream, parts, i = Resampler(src, dst), [], 0
+    while i < len(x):
+        n = int(rng.integers(1, 3000))
+        parts.append(stream.push(x[i : i + n]))
+        i += n
+    parts.append(stream.flush())
+    chunked = np.concatenate(parts)
+    assert len(chunked) == len(whole) == -(-len(x) * dst // src)
+    assert np.abs(chunked - whole).max() <= 2e-6
