@@ -10,19 +10,33 @@ samples outside [-1, 1] are clipped; NaN or Inf is an error.
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 import wave
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from math import gcd
-from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from runtime.errors import EdgeASRError
 from runtime.fileio import atomic_path
 
-__all__ = ["AudioError", "Resampler", "pcm16_to_float", "read_audio", "resample", "write_wav"]
+__all__ = [
+    "AudioError",
+    "Resampler",
+    "WavInfo",
+    "iter_wav",
+    "parse_wav_header",
+    "pcm16_to_float",
+    "read_audio",
+    "resample",
+    "wav_info",
+    "write_wav",
+]
 
 _PCM, _FLOAT, _EXTENSIBLE = 0x0001, 0x0003, 0xFFFE
 #: What the runtime's WAV reader takes (named in its errors).
@@ -55,42 +69,138 @@ def _sniff(head: bytes) -> str:
     return ""
 
 
-def _parse_wav(data: bytes, name: str) -> tuple[int, int, int, int, memoryview]:
-    """Return (format, channels, rate, bits, sample bytes) of a RIFF/WAVE image."""
-    if not data:
+@dataclass(frozen=True)
+class WavInfo:
+    """Where a WAV file's samples are and how they are stored."""
+
+    code: int  # 1 PCM, 3 IEEE float (WAVE_FORMAT_EXTENSIBLE resolved to its sub-format)
+    channels: int
+    rate: int
+    bits: int
+    offset: int  # byte offset of the first sample
+    size: int  # bytes of whole frames present (a cut-short recording keeps what it has)
+
+    @property
+    def frame_bytes(self) -> int:
+        return self.channels * self.bits // 8
+
+    @property
+    def frames(self) -> int:
+        return self.size // self.frame_bytes
+
+    @property
+    def seconds(self) -> float:
+        return self.frames / self.rate
+
+
+def _walk_wav(fh: BinaryIO, length: int, name: str) -> WavInfo:
+    """Read a RIFF/WAVE header from ``fh`` (``length`` bytes in all) chunk by chunk, seeking
+    over everything but ``fmt`` (so a long file's samples are never read here) and check it."""
+    head = fh.read(12)
+    if not head:
         raise AudioError(f"{name}: empty (0 bytes)")
-    if len(data) < 12:
-        if data[:4] == b"RIFF":
-            raise AudioError(f"{name}: truncated WAV header ({len(data)} bytes)")
-        raise AudioError(f"{name}: {_NOT_WAV}{_sniff(data)}")
-    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
-        raise AudioError(f"{name}: {_NOT_WAV}{_sniff(data)}")
+    if len(head) < 12:
+        if head[:4] == b"RIFF":
+            raise AudioError(f"{name}: truncated WAV header ({len(head)} bytes)")
+        raise AudioError(f"{name}: {_NOT_WAV}{_sniff(head)}")
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        raise AudioError(f"{name}: {_NOT_WAV}{_sniff(head)}")
     fmt = None
     pos = 12
-    while pos + 8 <= len(data):
-        chunk_id = data[pos : pos + 4]
-        (size,) = struct.unpack_from("<I", data, pos + 4)
+    while pos + 8 <= length:
+        fh.seek(pos)
+        chunk_id, size = struct.unpack("<4sI", fh.read(8))
         body = pos + 8
         if chunk_id == b"fmt ":
-            if size < 16 or body + 16 > len(data):
+            raw = fh.read(min(size, 40))
+            if size < 16 or len(raw) < 16:
                 raise AudioError(f"{name}: truncated WAV header (fmt chunk of {size} bytes)")
-            code, channels, rate, _, block_align, bits = struct.unpack_from("<HHIIHH", data, body)
+            code, channels, rate, _, _, bits = struct.unpack_from("<HHIIHH", raw)
             if code == _EXTENSIBLE:
-                if size < 40 or body + 40 > len(data):
+                if size < 40 or len(raw) < 40:
                     raise AudioError(f"{name}: truncated WAV header (extensible fmt chunk)")
-                (code,) = struct.unpack_from("<H", data, body + 24)  # SubFormat GUID's first field
-            fmt = (code, channels, rate, bits, block_align)
+                (code,) = struct.unpack_from("<H", raw, 24)  # SubFormat GUID's first field
+            fmt = (code, channels, rate, bits)
         elif chunk_id == b"data":
             if fmt is None:
                 raise AudioError(f"{name}: malformed WAV (data chunk before fmt chunk)")
-            code, channels, rate, bits, block_align = fmt
             if size == 0xFFFFFFFF:  # streamed WAV whose writer never learned the length
-                size = len(data) - body
-            return code, channels, rate, bits, memoryview(data)[body : min(body + size, len(data))]
+                size = length - body
+            info = WavInfo(*fmt, offset=body, size=max(0, min(size, length - body)))
+            return _check_format(info, name)
         pos = body + size + (size & 1)  # chunks are word-aligned
     if fmt is None:
         raise AudioError(f"{name}: truncated WAV header (no fmt chunk)")
     raise AudioError(f"{name}: truncated WAV header (no data chunk)")
+
+
+def _check_format(info: WavInfo, name: str) -> WavInfo:
+    if info.channels < 1:
+        raise AudioError(f"{name}: WAV declares {info.channels} channels")
+    if not MIN_RATE <= info.rate <= MAX_RATE:
+        raise AudioError(
+            f"{name}: WAV declares a sample rate of {info.rate} Hz (supported: {MIN_RATE} to "
+            f"{MAX_RATE} Hz)"
+        )
+    if info.bits < 1 or info.bits % 8:
+        raise AudioError(f"{name}: unsupported bit depth {info.bits}")
+    _decode(info.code, info.bits, memoryview(b""), name)  # unsupported encodings fail here
+    frames = info.size // info.frame_bytes
+    if frames == 0:
+        raise AudioError(f"{name}: WAV has no audio samples")
+    return replace(info, size=frames * info.frame_bytes)
+
+
+def parse_wav_header(data: bytes, name: str = "<stdin>") -> WavInfo:
+    """The ``WavInfo`` of a WAV image whose start is ``data`` (e.g. the first bytes of a pipe);
+    ``size`` counts the samples present in ``data``."""
+    return _walk_wav(io.BytesIO(data), len(data), name)
+
+
+def wav_info(path: str | os.PathLike) -> WavInfo:
+    """Header of a WAV file, reading only the header."""
+    name = str(path)
+    try:
+        with open(path, "rb") as fh:
+            return _walk_wav(fh, os.fstat(fh.fileno()).st_size, name)
+    except FileNotFoundError:
+        raise AudioError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise AudioError(f"{name}: is a directory, not a WAV file") from None
+    except OSError as exc:
+        raise AudioError(f"{name}: cannot read ({exc.strerror or exc})") from None
+
+
+def decode_frames(raw: bytes | memoryview, info: WavInfo, name: str = "<stdin>") -> np.ndarray:
+    """Whole frames of ``raw`` as mono float64 in [-1, 1] (channels averaged)."""
+    usable = len(raw) - len(raw) % info.frame_bytes
+    x = _decode(info.code, info.bits, memoryview(raw)[:usable], name)
+    return x.reshape(-1, info.channels).mean(axis=1) if info.channels > 1 else x
+
+
+def iter_wav(
+    path: str | os.PathLike, target_rate: int = 16000, block_seconds: float = 10.0
+) -> Iterator[np.ndarray]:
+    """A WAV file as mono float32 blocks at ``target_rate``: memory bounded by the block, not
+    by the file (a 20-minute recording never sits in memory whole)."""
+    info = wav_info(path)
+    name = str(path)
+    block = max(1, int(block_seconds * info.rate)) * info.frame_bytes
+    stream = Resampler(info.rate, target_rate)
+    with open(path, "rb") as fh:
+        fh.seek(info.offset)
+        left = info.size
+        while left > 0:
+            raw = fh.read(min(block, left))
+            if not raw:
+                break
+            left -= len(raw)
+            out = stream.push(decode_frames(raw, info, name))
+            if out.size:
+                yield out
+    tail = stream.flush()
+    if tail.size:
+        yield tail
 
 
 def _decode(code: int, bits: int, raw: memoryview, name: str) -> np.ndarray:
@@ -123,36 +233,11 @@ def _decode(code: int, bits: int, raw: memoryview, name: str) -> np.ndarray:
 
 
 def read_audio(path: str | os.PathLike, target_rate: int = 16000) -> np.ndarray:
-    """Read a WAV file as mono float32 in [-1, 1] at ``target_rate`` Hz."""
-    name = str(path)
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise AudioError(f"{name}: no such file") from None
-    except IsADirectoryError:
-        raise AudioError(f"{name}: is a directory, not a WAV file") from None
-    except OSError as exc:
-        raise AudioError(f"{name}: cannot read ({exc.strerror or exc})") from None
-    code, channels, rate, bits, raw = _parse_wav(data, name)
-    if channels < 1:
-        raise AudioError(f"{name}: WAV declares {channels} channels")
-    if not MIN_RATE <= rate <= MAX_RATE:
-        raise AudioError(
-            f"{name}: WAV declares a sample rate of {rate} Hz (supported: {MIN_RATE} to "
-            f"{MAX_RATE} Hz)"
-        )
-    if bits < 1 or bits % 8:
-        raise AudioError(f"{name}: unsupported bit depth {bits}")
-    frame_bytes = channels * bits // 8
-    usable = len(raw) - len(raw) % frame_bytes  # a cut-short recording: keep whole frames
-    if usable == 0:
-        raise AudioError(f"{name}: WAV has no audio samples")
-    x = _decode(code, bits, raw[:usable], name)
-    if channels > 1:
-        x = x.reshape(-1, channels).mean(axis=1)
-    if rate != target_rate:
-        return resample(x, rate, target_rate)
-    return x.astype(np.float32)
+    """Read a WAV file as mono float32 in [-1, 1] at ``target_rate`` Hz (``iter_wav`` whole)."""
+    blocks = list(iter_wav(path, target_rate))
+    if len(blocks) == 1:
+        return blocks[0]
+    return np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
 
 
 def pcm16_to_float(data: bytes) -> np.ndarray:
