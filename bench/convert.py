@@ -80,11 +80,11 @@ def bench_architecture(name: str, units: int | None, frames: int, repeats: int, 
     import onnxruntime as ort
 
     from converters import tflite_export
-    from converters.keras_twin import export_twin
     from converters.onnx_export import export_onnx, export_onnx_tf2onnx
     from converters.onnx_quant import quantize
     from converters.streaming import stream_spec
     from edge_asr.models import build
+    from edge_asr.models.twin import inference_twin
 
     params = {"units": units} if units and name != "simple_rnn_model" else {}
     model = build(name, input_dim=161, **params)
@@ -100,8 +100,8 @@ def bench_architecture(name: str, units: int | None, frames: int, repeats: int, 
         stream_saved = str(work / f"{name}.stream.sm")
         _, export_s = _timed(tflite_export.streaming_saved_model, model, spec, stream_saved)
         windows = [
-            {"feats": np.random.default_rng(i).normal(size=(1, spec["window_frames"], 161))}
-            | {s["input"]: np.zeros(s["shape"], np.float32) for s in spec["states"]}
+            {"feats": np.random.default_rng(i).normal(size=(1, spec.window_frames, 161))}
+            | {s.input: np.zeros(s.shape, np.float32) for s in spec.states}
             for i in range(20)
         ]
         for precision in ("fp32", "int8-full"):
@@ -115,7 +115,7 @@ def bench_architecture(name: str, units: int | None, frames: int, repeats: int, 
         _, secs = _timed(quantize, native, dst, precision)
         rows.append((f"onnx-{precision}", dst.stat().st_size, secs))
     loop = work / f"{name}.tf2onnx.onnx"
-    _, loop_s = _timed(export_onnx_tf2onnx, export_twin(model, batch=None), loop)
+    _, loop_s = _timed(export_onnx_tf2onnx, inference_twin(model, copy=True)[0], loop)
     feats = np.random.default_rng(0).normal(size=(1, frames, 161)).astype(np.float32)
     ops = {n.op_type for n in onnx.load(str(loop)).graph.node}
     native_ms = _latency_ms(native, feats, repeats)

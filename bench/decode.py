@@ -53,19 +53,15 @@ def model_posteriors(model_dir: Path, manifest: Path, limit: int) -> tuple[list,
 
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    from edge_asr.data.manifest import load_manifest
+    from edge_asr.data.loading import load_set
     from edge_asr.inference import keras_posteriors
-    from edge_asr.models import load_model
-    from runtime.audio import read_audio
-    from runtime.features import FeatureConfig, extract
+    from edge_asr.models.saving import load_model_dir
 
-    config = FeatureConfig.from_json((model_dir / "features.json").read_text())
-    model = load_model(model_dir / "model.keras")
-    utts = [u for u in load_manifest(manifest) if u.path.exists()][:limit]
-    feats = [extract(read_audio(u.path, config.sample_rate), config) for u in utts]
-    posts = keras_posteriors(model, feats, batch_size=8)
+    model, folder = load_model_dir(model_dir)
+    loaded = load_set(manifest, folder.features, limit=limit)
+    posts = keras_posteriors(model, loaded.features, batch_size=8)
     keep = [i for i, p in enumerate(posts) if len(p)]
-    return [to_log_probs(posts[i]) for i in keep], [utts[i].text for i in keep]
+    return [to_log_probs(posts[i]) for i in keep], [loaded.texts[i] for i in keep]
 
 
 # ------------------------------------------------------------------- posteriors: simulated
@@ -200,7 +196,8 @@ def main() -> int:
 
 def lm_line(log_probs: list, texts: list[str], args: argparse.Namespace, opts: dict) -> None:
     """Ours with a word 3-gram LM (pyctcdecode would need KenLM): cost and CER change."""
-    from runtime.lm import ArpaLM, build_arpa
+    from edge_asr.lm import build_arpa
+    from runtime.lm import ArpaLM
 
     train = ROOT / "demo" / "corpus" / "train.jsonl"
     if train.exists():

@@ -27,13 +27,13 @@ import numpy as np
 def keras_seconds(bundle, files: list[str]) -> tuple[float, float]:
     """Keras predict (batch 1, as on a device) + features + greedy decode: seconds, audio s."""
     import edge_asr.tensorflow_quiet  # noqa: F401
+    from edge_asr.data.audio import load_audio
     from edge_asr.models import load_model
-    from runtime.audio import read_audio
     from runtime.decoding import greedy_decode, to_log_probs
     from runtime.features import extract
 
-    model = load_model(bundle.path / bundle.meta["model"]["source"]["file"])
-    audio = [read_audio(f, bundle.features.sample_rate) for f in files]
+    model = load_model(bundle.source_file)
+    audio = [load_audio(f, bundle.features.sample_rate) for f in files]
     model.predict(extract(audio[0], bundle.features)[None], verbose=0)  # warm-up / trace
     start = time.perf_counter()
     for samples in audio:
@@ -44,7 +44,7 @@ def keras_seconds(bundle, files: list[str]) -> tuple[float, float]:
 
 
 def streaming_stats(bundle_path: Path, name: str, files: list[str]) -> dict[str, float]:
-    from runtime.audio import read_audio
+    from edge_asr.data.audio import load_audio
     from runtime.recognizer import StreamingRecognizer
 
     rec = StreamingRecognizer.from_bundle(bundle_path, name)
@@ -52,7 +52,7 @@ def streaming_stats(bundle_path: Path, name: str, files: list[str]) -> dict[str,
     lat: list[float] = []
     audio_s = busy = 0.0
     for f in files:
-        samples = read_audio(f, rec.bundle.features.sample_rate)
+        samples = load_audio(f, rec.bundle.features.sample_rate)
         start = time.perf_counter()
         for i in range(0, len(samples), block):
             rec.accept_audio(samples[i : i + block])
@@ -77,7 +77,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from edge_asr.data.manifest import load_manifest
-    from runtime.batch import make_request, run_isolated
+    from edge_asr.measure import make_request, run_isolated
     from runtime.bundle import Bundle
 
     if not Path(args.bundle, "bundle.json").is_file():
@@ -97,26 +97,26 @@ def main() -> int:
     for art in bundle.passing():
         run = run_isolated(make_request(bundle, art, files))
         if "error" in run:
-            print(f"{art['name']:26} error: {run['error']}")
+            print(f"{art.name:26} error: {run['error']}")
             continue
         busy = sum(r["latency_ms"] for r in run["results"] if "latency_ms" in r) / 1e3
         row = {
-            "artifact": art["name"],
-            "size_kb": art["size_bytes"] / 1024,
+            "artifact": art.name,
+            "size_kb": (art.size_bytes or 0) / 1024,
             "rtf": busy / audio_s,
             "speedup_vs_keras": keras_s / busy,
             "peak_rss_mb": run["peak_rss_mb"],
         }
-        if art["streaming"]:
-            row |= streaming_stats(bundle.path, art["name"], files)
+        if art.streaming:
+            row |= streaming_stats(bundle.path, art.name, files)
         rows.append(row)
         stream = (
             f"{row['chunk_p50_ms']:10.2f} {row['chunk_p95_ms']:7.2f} {row['stream_rtf']:10.4f}"
-            if art["streaming"]
+            if art.streaming
             else f"{'-':>10} {'-':>7} {'-':>10}"
         )
         print(
-            f"{art['name']:26} {row['size_kb']:7.0f} {row['rtf']:7.4f} "
+            f"{art.name:26} {row['size_kb']:7.0f} {row['rtf']:7.4f} "
             f"{row['speedup_vs_keras']:7.1f}x {row['peak_rss_mb']:7.1f} {stream}"
         )
     if args.json:

@@ -55,11 +55,17 @@ QUICK = Plan(
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="corpus -> train -> convert -> validate -> transcribe")
+    p = sub.add_parser(
+        "demo",
+        help="corpus -> train -> convert -> validate -> transcribe",
+        description="The main job end to end on the built-in corpus, through the same "
+        "sub-commands a user would type; each step reuses its output when it exists.",
+        epilog="example: edge-asr demo --quick --workdir /tmp/demo   (a few minutes)",
+    )
     p.add_argument("--workdir", default="demo", help="where everything goes (default demo/)")
     p.add_argument("--quick", action="store_true", help="tiny corpus, 1-2 epochs, few variants")
     p.add_argument("--fresh", action="store_true", help="rebuild every step from scratch")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="corpus and training seed (default 0)")
     p.set_defaults(func=run)
 
 

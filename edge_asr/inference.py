@@ -76,18 +76,3 @@ def greedy_texts(posteriors: Sequence[np.ndarray]) -> list[str]:
     from runtime.text import int_to_text
 
     return [int_to_text(greedy_decode(to_log_probs(p))) for p in posteriors]
-
-
-def graph_model(model: Any, logits: bool = False) -> tuple[Any, bool]:
-    """Deprecated: ``edge_asr.models.twin.inference_twin`` (kept until training migrates)."""
-    from edge_asr.models.twin import inference_twin
-
-    return inference_twin(model, logits=logits)
-
-
-def load_model_dir(model_dir: Any) -> tuple[Any, Any]:
-    """Deprecated: ``edge_asr.models.load_model_dir`` (kept until its callers migrate)."""
-    from edge_asr.models import load_model_dir as load
-
-    model, folder = load(model_dir)
-    return model, folder.features

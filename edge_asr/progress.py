@@ -20,8 +20,9 @@ T = TypeVar("T")
 console = Console(stderr=True)
 
 
-def make_progress(transient: bool = False) -> Progress:
-    """A rich progress display on stderr, so stdout stays clean for JSON output."""
+def make_progress(transient: bool = False, disable: bool = False) -> Progress:
+    """A rich progress display on stderr, so stdout stays clean for JSON output; ``disable``
+    keeps the same calls working with nothing shown (--quiet)."""
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -32,6 +33,7 @@ def make_progress(transient: bool = False) -> Progress:
         TextColumn("{task.fields[info]}"),
         console=console,
         transient=transient,
+        disable=disable,
     )
 
 

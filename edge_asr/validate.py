@@ -1,9 +1,11 @@
 """``edge-asr validate``: accuracy against size, latency and memory for every artifact.
 
 Each artifact runs through the on-device runtime in a fresh process (``python -m
-runtime.batch``: numpy + one interpreter, no TensorFlow), so latency and peak RSS are what a
-device would see; the bundle's source Keras model is the reference. Outputs a terminal table,
-report.json/.csv/.md and a CER-vs-size plot with the Pareto front.
+edge_asr.measure``: numpy + one interpreter, no TensorFlow), so latency and peak RSS are what a
+device would see; the bundle's source Keras model is the reference. Both read the audio the same
+way (any format the Keras side reads) and are scored against the normalized transcripts, as
+training was. Outputs a terminal table, report.json/.csv/.md and a CER-vs-size plot with the
+Pareto front.
 """
 
 from __future__ import annotations
@@ -19,101 +21,152 @@ from typing import Any
 
 import numpy as np
 
+from edge_asr.cli_types import output_dir, positive_int
 from runtime.errors import EdgeASRError
+
+EXAMPLE = (
+    "example: edge-asr validate demo/bundle --manifest demo/corpus/test.jsonl "
+    "--out demo/report --max-delta-cer 0.005"
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "validate",
         help="CER/WER vs size, latency and memory of every artifact, on held-out audio",
+        description="Run every artifact of each bundle through the device runtime (a fresh "
+        "process each, for honest latency and peak RSS) and its source Keras model on "
+        "held-out audio; report CER/WER, size, latency and memory.",
+        epilog=EXAMPLE,
     )
     p.add_argument("bundles", nargs="+", metavar="BUNDLE", help="bundle directories")
-    p.add_argument("--manifest", required=True, help="held-out JSON-lines manifest")
-    p.add_argument("--out", required=True, help="report directory")
-    p.add_argument("--limit", type=int, help="use the first N utterances")
-    p.add_argument("--threads", type=int, default=1, help="interpreter threads (default 1)")
+    p.add_argument(
+        "--manifest", required=True, help="held-out JSON-lines manifest (WAV, FLAC, OGG, ...)"
+    )
+    p.add_argument("--out", required=True, type=output_dir, metavar="DIR", help="report directory")
+    p.add_argument(
+        "--limit", type=positive_int, metavar="N", help="use the first N utterances (default all)"
+    )
+    p.add_argument(
+        "--threads", type=positive_int, default=1, help="interpreter threads (default 1)"
+    )
     p.add_argument(
         "--max-delta-cer",
         type=float,
         default=None,
-        help="fail when any artifact's CER exceeds the Keras CER by more (absolute, 0.005 = "
-        "0.5 points)",
+        metavar="D",
+        help="fail when any artifact's CER exceeds the Keras CER by more than D (absolute, "
+        "0.005 = 0.5 points; default: no bound)",
     )
     p.set_defaults(func=run)
 
 
-def _utterances(manifest: str, limit: int | None) -> list[Any]:
-    from edge_asr.data.manifest import read_manifest
-
-    utts, problems = read_manifest(manifest)
-    for problem in problems:
-        print(f"edge-asr validate: {manifest}: skipped {problem}", file=sys.stderr)
-    utts = [u for u in utts if Path(u.path).is_file() or _warn_missing(u)]
-    if limit:
-        utts = utts[:limit]
-    if not utts:
-        raise EdgeASRError(f"{manifest}: no usable utterances")
-    return utts
+def _check_args(out: str | Path, limit: int | None, threads: int, max_delta: float | None) -> Path:
+    if limit is not None and limit < 1:
+        raise EdgeASRError(f"--limit must be >= 1, got {limit}")
+    if threads < 1:
+        raise EdgeASRError(f"--threads must be >= 1, got {threads}")
+    if max_delta is not None and not max_delta >= 0:
+        raise EdgeASRError(f"--max-delta-cer must be >= 0, got {max_delta}")
+    return output_dir(out)
 
 
-def _warn_missing(utt: Any) -> bool:
-    print(f"edge-asr validate: skipped missing audio {utt.path}", file=sys.stderr)
-    return False
+def _load_sets(bundles: list[Any], manifest: str, limit: int | None) -> list[Any]:
+    """The held-out set with each bundle's features (bundles with the same feature config share
+    one load); every bundle must keep the same utterances."""
+    from edge_asr.data.loading import load_set
+
+    cache: list[tuple[Any, Any]] = []
+    sets: list[Any] = []
+    for bundle in bundles:
+        loaded = next((s for config, s in cache if config == bundle.features), None)
+        if loaded is None:
+            loaded = load_set(manifest, bundle.features, limit=limit)
+            summary = loaded.skipped.summary(Path(manifest).name)
+            if summary:
+                print(f"edge-asr validate: {summary}", file=sys.stderr)
+            cache.append((bundle.features, loaded))
+        if sets and loaded.lines != sets[0].lines:
+            raise EdgeASRError(
+                f"{bundle.path}: its feature config keeps other utterances of {manifest} than "
+                f"{bundles[0].path}; validate these bundles separately"
+            )
+        sets.append(loaded)
+    return sets
 
 
-def _keras_reference(bundle: Any, utts: list[Any]) -> dict[str, Any]:
-    """Greedy transcripts of the bundle's source Keras model (the reference)."""
+def _keras_reference(bundle: Any, loaded: Any) -> dict[str, Any]:
+    """Greedy transcripts of the bundle's source Keras model (the reference) and their scores."""
     from edge_asr.inference import greedy_texts, keras_posteriors
-    from edge_asr.models import load_model
-    from runtime.audio import read_audio
-    from runtime.features import extract
-
-    source = bundle.meta.get("model", {}).get("source", {})
-    src = bundle.path / source.get("file", "source/model.keras")
-    if not src.is_file():
-        raise EdgeASRError(f"{bundle.path}: source Keras model {src} is missing")
-    model = load_model(src)
-    rate = bundle.features.sample_rate
-    feats = [extract(read_audio(u.path, rate), bundle.features) for u in utts]
-    t0 = time.perf_counter()
-    posts = keras_posteriors(model, feats)
-    seconds = time.perf_counter() - t0
-    return {"texts": greedy_texts(posts), "seconds": seconds}
-
-
-def _row(
-    bundle: Any, art: dict[str, Any], run: dict[str, Any], ref: dict[str, Any], utts: list[Any]
-) -> dict[str, Any]:
     from edge_asr.metrics import cer, wer
+    from edge_asr.models import load_model
 
-    refs = [u.text for u in utts]
-    by_file = {r["file"]: r for r in run.get("results", [])}
-    hyps = [by_file.get(str(u.path), {}).get("text", "") for u in utts]
-    errors = [r for r in run.get("results", []) if "error" in r]
-    lat = np.array([r["latency_ms"] for r in run.get("results", []) if "latency_ms" in r])
-    audio = sum(r["audio_s"] for r in run.get("results", []) if "audio_s" in r)
-    art_cer, art_wer = cer(refs, hyps), wer(refs, hyps)
-    agree = [h == k for h, k in zip(hyps, ref["texts"], strict=True)]
+    model = load_model(bundle.source_file, bundle.header.model_meta)
+    t0 = time.perf_counter()
+    texts = greedy_texts(keras_posteriors(model, loaded.features))
+    seconds = time.perf_counter() - t0
     return {
         "bundle": str(bundle.path),
-        "name": art["name"],
-        "format": art["format"],
-        "precision": art["precision"],
-        "streaming": bool(art["streaming"]),
-        "size_bytes": int(art.get("size_bytes", 0)),
-        "gate_passed": bool(art.get("parity", {}).get("passed")),
-        "cer": art_cer,
-        "wer": art_wer,
-        "delta_cer": art_cer - ref["cer"],
-        "delta_wer": art_wer - ref["wer"],
-        "decode_agreement": float(np.mean(agree)),
+        "model": bundle.header.model.name,
+        "cer": cer(loaded.texts, texts),
+        "wer": wer(loaded.texts, texts),
+        "keras_seconds": seconds,
+        "texts": texts,
+    }
+
+
+def _reason(error: str) -> str:
+    """The gist of an error for the table: without the file path it starts with (the row names
+    the artifact) and the details after it (report.json keeps the whole error)."""
+    head, sep, tail = error.partition(": ")
+    gist = tail if sep and ("/" in head or "\\" in head) else error
+    return gist.split(": ")[0]
+
+
+def _row(art: Any, bundle: Any, run: dict[str, Any], ref: dict[str, Any], loaded: Any) -> dict:
+    """One report row. An artifact that did not run (tampered, unloadable) has no scores and
+    says why instead of scoring its empty transcripts."""
+    from edge_asr.metrics import cer, wer
+
+    results = run.get("results", [])
+    errors = [run["error"]] if "error" in run else [r["error"] for r in results if "error" in r]
+    row: dict[str, Any] = {
+        "bundle": str(bundle.path),
+        "name": art.name,
+        "format": art.format,
+        "precision": art.precision,
+        "streaming": art.streaming,
+        "size_bytes": art.size_bytes,
+        "gate_passed": art.parity.passed,
+        "status": f"error: {_reason(errors[0])}" if errors else "ok",
+    }
+    scores = dict.fromkeys(("cer", "wer", "delta_cer", "delta_wer", "decode_agreement"))
+    lat = np.array([r["latency_ms"] for r in results if "latency_ms" in r])
+    audio = sum(r["audio_s"] for r in results if "audio_s" in r)
+    if "error" not in run:
+        by_file = {r["file"]: r for r in results}
+        hyps = [by_file.get(str(u.path), {}).get("text", "") for u in loaded.utterances]
+        refs = loaded.texts
+        art_cer, art_wer = cer(refs, hyps), wer(refs, hyps)
+        scores = {
+            "cer": art_cer,
+            "wer": art_wer,
+            "delta_cer": art_cer - ref["cer"],
+            "delta_wer": art_wer - ref["wer"],
+            "decode_agreement": float(
+                np.mean([h == k for h, k in zip(hyps, ref["texts"], strict=True)])
+            ),
+        }
+    return {
+        **row,
+        **scores,
         "latency_p50_ms": float(np.percentile(lat, 50)) if lat.size else None,
         "latency_p95_ms": float(np.percentile(lat, 95)) if lat.size else None,
         "rtf": float(lat.sum() / 1e3 / audio) if audio else None,
         "load_s": run.get("load_s"),
         "peak_rss_mb": run.get("peak_rss_mb"),
         "loadable_by": run.get("loadable_by", {}),
-        "errors": [run["error"]] if "error" in run else [e["error"] for e in errors],
+        "errors": errors,
     }
 
 
@@ -131,69 +184,62 @@ def _size_ratios(rows: list[dict[str, Any]]) -> None:
             ),
             None,
         )
-        row["size_ratio"] = row["size_bytes"] / base["size_bytes"] if base else None
+        sizes = (row["size_bytes"], base["size_bytes"] if base else None)
+        row["size_ratio"] = sizes[0] / sizes[1] if sizes[0] and sizes[1] else None
 
 
 def validate(
     bundles: list[str],
     manifest: str,
-    out: str,
+    out: str | Path,
     limit: int | None = None,
     threads: int = 1,
     max_delta_cer: float | None = None,
 ) -> dict[str, Any]:
-    """Build the report (also written to ``out``); raise when the gate fails."""
-    from edge_asr.metrics import cer, wer
+    """Build the report (also written to ``out``); ``report["failed"]`` names the artifacts
+    that did not run or exceeded ``max_delta_cer``. Bad arguments fail before any work."""
+    from edge_asr.measure import make_request, run_isolated
     from edge_asr.progress import make_progress
-    from runtime.batch import make_request, run_isolated
     from runtime.bundle import Bundle
 
-    utts = _utterances(manifest, limit)
-    files = [str(u.path) for u in utts]
-    refs = [u.text for u in utts]
+    out = _check_args(out, limit, threads, max_delta_cer)
+    loaded_bundles = [Bundle.load(b) for b in bundles]
+    sets = _load_sets(loaded_bundles, manifest, limit)
+    files = [str(u.path) for u in sets[0].utterances]
     rows: list[dict[str, Any]] = []
     references = []
-    loaded = [Bundle.load(b) for b in bundles]
     with make_progress() as progress:
-        for bundle in loaded:
+        for bundle, loaded in zip(loaded_bundles, sets, strict=True):
             task = progress.add_task(f"keras {bundle.path.name}", total=None, info="reference")
-            ref = _keras_reference(bundle, utts)
-            ref.update(cer=cer(refs, ref["texts"]), wer=wer(refs, ref["texts"]))
+            ref = _keras_reference(bundle, loaded)
             progress.update(task, total=1, completed=1, info=f"CER {ref['cer']:.3f}")
-            references.append(
-                {
-                    "bundle": str(bundle.path),
-                    "model": bundle.meta.get("model", {}).get("name"),
-                    "cer": ref["cer"],
-                    "wer": ref["wer"],
-                    "keras_seconds": ref["seconds"],
-                }
-            )
+            references.append({k: v for k, v in ref.items() if k != "texts"})
             for art in bundle.artifacts:
-                task = progress.add_task(art["name"], total=len(files), info="")
+                task = progress.add_task(art.name, total=len(files), info="")
                 request = make_request(bundle, art, files, threads)
                 run = run_isolated(request, lambda _r, t=task: progress.advance(t))
-                row = _row(bundle, art, run, ref, utts)
-                progress.update(task, info=f"CER {row['cer']:.3f}")
+                row = _row(art, bundle, run, ref, loaded)
+                info = row["status"] if row["cer"] is None else f"CER {row['cer']:.3f}"
+                progress.update(task, info=info)
                 rows.append(row)
     _size_ratios(rows)
-    report = {
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "manifest": str(manifest),
-        "utterances": len(utts),
-        "audio_seconds": float(sum(u.duration for u in utts)),
-        "reference": references[0],
-        "references": references,
-        "artifacts": rows,
-        "max_delta_cer": max_delta_cer,
-    }
     failed = [
         r["name"]
         for r in rows
         if r["errors"] or (max_delta_cer is not None and r["delta_cer"] > max_delta_cer)
     ]
-    report["failed"] = failed
-    write_report(report, Path(out))
+    report = {
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "manifest": str(manifest),
+        "utterances": len(files),
+        "audio_seconds": float(sum(u.duration for u in sets[0].utterances)),
+        "reference": references[0],
+        "references": references,
+        "artifacts": rows,
+        "max_delta_cer": max_delta_cer,
+        "failed": failed,
+    }
+    write_report(report, out)
     return report
 
 
@@ -203,7 +249,7 @@ def _fmt(value: Any, spec: str) -> str:
 
 TABLE_COLUMNS = [
     ("artifact", lambda r: r["name"]),
-    ("size KB", lambda r: _fmt(r["size_bytes"] / 1024, ",.0f")),
+    ("size KB", lambda r: _fmt(r["size_bytes"] and r["size_bytes"] / 1024, ",.0f")),
     ("x fp32", lambda r: _fmt(r["size_ratio"], ".2f")),
     ("CER", lambda r: _fmt(r["cer"], ".3f")),
     ("WER", lambda r: _fmt(r["wer"], ".3f")),
@@ -215,7 +261,9 @@ TABLE_COLUMNS = [
     ("load s", lambda r: _fmt(r["load_s"], ".2f")),
     ("RSS MB", lambda r: _fmt(r["peak_rss_mb"], ".0f")),
     ("runs on", lambda r: ", ".join(k for k, v in r["loadable_by"].items() if v == "yes")),
+    ("status", lambda r: r["status"] if len(r["status"]) <= 60 else r["status"][:59] + "…"),
 ]
+_LEFT = ("artifact", "runs on", "status")
 
 
 def write_report(report: dict[str, Any], out: Path) -> None:
@@ -225,11 +273,13 @@ def write_report(report: dict[str, Any], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "report.json", report)
     buf = io.StringIO()
-    keys = [k for k in report["artifacts"][0] if k != "loadable_by"] if report["artifacts"] else []
-    writer = csv.DictWriter(buf, fieldnames=[*keys, "loadable_by"])
+    keys = list(report["artifacts"][0]) if report["artifacts"] else []
+    writer = csv.DictWriter(buf, fieldnames=keys)
     writer.writeheader()
     for row in report["artifacts"]:
-        writer.writerow({**row, "loadable_by": json.dumps(row["loadable_by"])})
+        writer.writerow(
+            {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in row.items()}
+        )
     write_text(out / "report.csv", buf.getvalue())
     write_text(out / "report.md", markdown(report))
     plot(report, out / "cer_vs_size.png")
@@ -271,7 +321,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
 
     from runtime.fileio import atomic_path
 
-    rows = [r for r in report["artifacts"] if not r["errors"]]
+    rows = [r for r in report["artifacts"] if r["cer"] is not None and r["size_bytes"]]
     fig, ax = plt.subplots(figsize=(9, 5.5), dpi=110)
     for fmt, marker in (("tflite", "o"), ("onnx", "s")):
         pts = [r for r in rows if r["format"] == fmt]
@@ -328,7 +378,7 @@ def print_table(report: dict[str, Any]) -> None:
         f"({report['utterances']} utterances)"
     )
     for name, _ in TABLE_COLUMNS:
-        table.add_column(name, justify="left" if name in ("artifact", "runs on") else "right")
+        table.add_column(name, justify="left" if name in _LEFT else "right")
     for r in report["artifacts"]:
         style = "red" if r["name"] in report["failed"] else None
         table.add_row(*(f(r) for _, f in TABLE_COLUMNS), style=style)
@@ -343,5 +393,6 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     print(f"report: {out / 'report.json'}  {out / 'report.md'}  plot: {out / 'cer_vs_size.png'}")
     if report["failed"]:
-        raise EdgeASRError(f"artifacts failed validation: {', '.join(report['failed'])}")
+        print(f"edge-asr validate: failed: {', '.join(report['failed'])}", file=sys.stderr)
+        return 1
     return 0

@@ -6,12 +6,21 @@ Never imports TensorFlow, Keras, ``edge_asr`` or ``converters``; a device instal
 
 from runtime.errors import EdgeASRError
 
-__all__ = ["EdgeASRError", "Recognizer", "StreamingRecognizer"]
+_LAZY = {
+    "DecoderOptions": "runtime.recognizer",
+    "Recognizer": "runtime.recognizer",
+    "Result": "runtime.recognizer",
+    "Stream": "runtime.recognizer",
+    "StreamingRecognizer": "runtime.recognizer",
+    "EndpointConfig": "runtime.endpoint",
+}
+
+__all__ = ["EdgeASRError", *_LAZY]
 
 
 def __getattr__(name: str):
-    if name in ("Recognizer", "StreamingRecognizer"):
-        from runtime import recognizer
+    if name in _LAZY:
+        import importlib
 
-        return getattr(recognizer, name)
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(name)

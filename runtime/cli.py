@@ -1,63 +1,117 @@
-"""``edge-asr transcribe`` and ``edge-asr lm``: the device-side commands.
+"""``edge-asr transcribe``: the device-side command (WAV files, or live audio on stdin).
 
-Nothing here imports TensorFlow or Keras: a device with only the ``runtime`` extra runs them.
+Nothing here imports TensorFlow or Keras: a device with only the ``runtime`` extra runs it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from typing import Any
 
 from runtime.errors import EdgeASRError
 
-STDIN_BLOCK_BYTES = 3200  # 100 ms of 16-bit mono at 16 kHz
+STDIN_BLOCK_SECONDS = 0.1
+STDIN_EPILOG = """\
+stdin (--stream): raw signed 16-bit little-endian mono PCM at the bundle's sample rate (16 kHz
+for the demo) or at --rate, e.g. `arecord -f S16_LE -r 16000 -c 1 | edge-asr transcribe B
+--stream`; a WAV stream (RIFF header) is read with its own rate, channels and format. FLAC
+and Ogg are refused. Ctrl-C (SIGINT) ends the input: the last utterance is finalized and
+printed, exit 0. With --json, partials are {"partial": TEXT, "final": false} and finals carry
+the offline keys plus "final": true, one per utterance (endpointing). A closed stdout
+(`| head -1`) ends quietly with exit 141."""
+
+
+class UsageError(EdgeASRError):
+    """An option out of range or options that contradict each other."""
+
+
+def _at_least(low: int, what: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{what} must be >= {low}, got {value}")
+        return value
+
+    return parse
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"seconds must be >= 0, got {text}")
+    return value
 
 
 def register_transcribe(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "transcribe",
-        help="transcribe WAV files (or raw PCM from stdin with --stream) with a bundle",
+        help="transcribe WAV files (or live audio from stdin with --stream) with a bundle",
         description="Transcribe audio on the device runtime (no TensorFlow).",
+        epilog=STDIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("bundle", help="bundle directory (from `edge-asr convert`)")
     p.add_argument("files", nargs="*", help="WAV files")
     p.add_argument("--artifact", help="artifact name (default: smallest that passed the gate)")
-    p.add_argument("--backend", choices=["auto", "tflite", "onnx"], default="auto")
-    p.add_argument("--threads", type=int, default=1, help="interpreter threads (default 1)")
-    p.add_argument("--beam", type=int, default=1, help="beam width (1 = greedy)")
-    p.add_argument("--lm", help="ARPA word language model (enables beam search)")
-    p.add_argument("--alpha", type=float, default=0.5, help="LM weight")
-    p.add_argument("--beta", type=float, default=1.0, help="word insertion bonus")
-    p.add_argument("--hotword", action="append", default=None, help="word to favour (repeat)")
-    p.add_argument("--json", action="store_true", help="one JSON object per file on stdout")
+    p.add_argument(
+        "--backend",
+        choices=["auto", "tflite", "onnx"],
+        default="auto",
+        help="interpreter; must match --artifact's format (default: auto)",
+    )
+    p.add_argument(
+        "--threads",
+        type=_at_least(1, "--threads"),
+        default=1,
+        help="interpreter threads (default: 1)",
+    )
+    p.add_argument(
+        "--beam",
+        type=_at_least(1, "--beam"),
+        default=1,
+        help="beam width; 1 = greedy, 16 when --lm or --hotword is given (default: 1)",
+    )
+    p.add_argument("--lm", help="ARPA word language model (enables beam search; default: none)")
+    p.add_argument("--alpha", type=float, default=0.5, help="LM weight (default: 0.5)")
+    p.add_argument("--beta", type=float, default=1.0, help="word insertion bonus (default: 1.0)")
+    p.add_argument(
+        "--hotword", action="append", default=None, help="word to favour (repeat; default: none)"
+    )
+    p.add_argument("--json", action="store_true", help="one JSON object per result on stdout")
     p.add_argument(
         "--stream",
         action="store_true",
-        help="read raw 16-bit little-endian mono PCM at the bundle rate from stdin",
+        help="read live audio from stdin (format below); partials as they change",
+    )
+    p.add_argument(
+        "--rate",
+        type=_at_least(1000, "--rate"),
+        help="sample rate of raw PCM on stdin, resampled (default: the bundle's)",
+    )
+    p.add_argument(
+        "--endpoint",
+        type=_seconds,
+        default=0.8,
+        metavar="SECONDS",
+        help="--stream: end an utterance after this much silence; 0 = one utterance (default: 0.8)",
+    )
+    p.add_argument(
+        "--max-utterance",
+        type=_seconds,
+        default=20.0,
+        metavar="SECONDS",
+        help="--stream: cut utterances longer than this (default: 20)",
     )
     p.set_defaults(func=run_transcribe)
-
-
-def register_lm(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("lm", help="word n-gram language models (ARPA)")
-    lm_sub = p.add_subparsers(dest="lm_command", metavar="ACTION", required=True)
-    b = lm_sub.add_parser("build", help="build an ARPA n-gram model from sentences")
-    b.add_argument("corpus", help="text file, one sentence per line (normalized on reading)")
-    b.add_argument("--order", type=int, default=3)
-    b.add_argument("--out", required=True, help="output .arpa file")
-    b.set_defaults(func=run_lm_build)
-
-
-def run_lm_build(args: argparse.Namespace) -> int:
-    from runtime import lm
-    from runtime.fileio import write_text
-
-    text = lm.build_from_text_file(args.corpus, order=args.order)
-    write_text(args.out, text)
-    print(f"wrote {args.out} (order {args.order})")
-    return 0
 
 
 def _decoder(args: argparse.Namespace) -> Any:
@@ -68,24 +122,46 @@ def _decoder(args: argparse.Namespace) -> Any:
         from runtime.lm import ArpaLM
 
         lm = ArpaLM.load(args.lm)
-    beam = args.beam if args.beam > 1 or not (lm or args.hotword) else max(args.beam, 16)
+    for word in args.hotword or ():
+        if not word.strip():
+            raise UsageError("--hotword must be a word, got an empty string")
     return DecoderOptions(
-        beam_width=beam, lm=lm, alpha=args.alpha, beta=args.beta, hotwords=args.hotword
+        beam_width=args.beam,
+        lm=lm,
+        alpha=args.alpha,
+        beta=args.beta,
+        hotwords=tuple(args.hotword or ()),
+    )
+
+
+def _recognizer(args: argparse.Namespace, streaming: bool | None) -> Any:
+    from runtime.endpoint import EndpointConfig
+    from runtime.recognizer import Recognizer
+
+    endpoint = None
+    if streaming and args.endpoint > 0:
+        endpoint = EndpointConfig(args.endpoint, args.max_utterance)
+    return Recognizer.from_bundle(
+        args.bundle,
+        args.artifact,
+        args.backend,
+        args.threads,
+        decoder=_decoder(args),
+        streaming=streaming,
+        endpoint=endpoint,
     )
 
 
 def run_transcribe(args: argparse.Namespace) -> int:
     if args.stream:
         if args.files:
-            raise EdgeASRError("--stream reads stdin; give no files")
+            raise UsageError("--stream reads stdin; give no files")
         return _stream(args)
+    if args.rate:
+        raise UsageError("--rate is for raw PCM on stdin (--stream); WAV files carry their rate")
     if not args.files:
-        raise EdgeASRError("give WAV files to transcribe, or --stream to read stdin")
-    from runtime.recognizer import Recognizer
-
-    rec = Recognizer.from_bundle(
-        args.bundle, args.artifact, args.backend, args.threads, decoder=_decoder(args)
-    )
+        raise UsageError("give WAV files to transcribe, or --stream to read stdin")
+    rec = _recognizer(args, None)
     failures = 0
     for file in args.files:
         try:
@@ -97,40 +173,76 @@ def run_transcribe(args: argparse.Namespace) -> int:
                 print(json.dumps({"file": file, "error": str(exc)}), flush=True)
             continue
         if args.json:
-            out = {"file": file, "artifact": rec.artifact["name"], **result.to_dict()}
+            out = {"file": file, "artifact": rec.artifact.name, **result.to_dict()}
             print(json.dumps(out), flush=True)
         else:
             print(f"{file}: {result.text}", flush=True)
     return 1 if failures else 0
 
 
-def _stream(args: argparse.Namespace) -> int:
-    from runtime.audio import pcm16_to_float
-    from runtime.recognizer import StreamingRecognizer
+class _Printer:
+    """Partials and finals on stdout: JSON lines, a rewritten line on a TTY, or plain lines."""
 
-    rec = StreamingRecognizer.from_bundle(
-        args.bundle, args.artifact, args.backend, args.threads, decoder=_decoder(args)
-    )
-    tty = sys.stdout.isatty()
-    last = ""
-    carry = b""
+    def __init__(self, args: argparse.Namespace, artifact: str) -> None:
+        self.json = args.json
+        self.tty = sys.stdout.isatty()
+        self.artifact = artifact
+        self.last = ""
+        self.finals = 0
+
+    def partial(self, text: str) -> None:
+        if text == self.last:
+            return
+        self.last = text
+        if self.json:
+            print(json.dumps({"partial": text, "final": False}), flush=True)
+        elif self.tty:
+            print(f"\r\x1b[K{text}", end="", flush=True)
+        else:
+            print(f"partial: {text}", flush=True)
+
+    def final(self, result: Any) -> None:
+        self.last = ""
+        self.finals += 1
+        if self.json:
+            out = {"file": "-", "artifact": self.artifact, **result.to_dict(), "final": True}
+            print(json.dumps(out), flush=True)
+        elif self.tty:
+            print(f"\r\x1b[K{result.text}", flush=True)
+        else:
+            print(f"final: {result.text}", flush=True)
+
+
+def _stream(args: argparse.Namespace) -> int:
+    from runtime.stdin_audio import detect
+
+    rec = _recognizer(args, True)
+    printer = _Printer(args, rec.artifact.name)
+    stream = rec.create_stream()
     stdin = sys.stdin.buffer
-    while block := stdin.read(STDIN_BLOCK_BYTES):
-        data = carry + block
-        cut = len(data) - len(data) % 2
-        carry = data[cut:]
-        partial = rec.accept_audio(pcm16_to_float(data[:cut]))
-        if partial != last:
-            last = partial
-            if args.json:
-                print(json.dumps({"partial": partial}), flush=True)
-            elif tty:
-                print(f"\r{partial}", end="", flush=True)
-            else:
-                print(f"partial: {partial}", flush=True)
-    result = rec.finalize()
-    if args.json:
-        print(json.dumps({"final": True, **result.to_dict()}), flush=True)
-    else:
-        print(f"\r{result.text}" if tty else f"final: {result.text}", flush=True)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        try:
+            pcm, head = detect(stdin, args.rate or rec.sample_rate)
+            block = max(1, int(pcm.rate * STDIN_BLOCK_SECONDS)) * pcm.frame_bytes
+            data = head
+            while True:
+                samples = pcm.decode(data)
+                if len(samples):
+                    stream.accept_waveform(pcm.rate, samples)
+                    for result in stream.pop_results():
+                        printer.final(result)
+                    printer.partial(stream.partial)
+                data = stdin.read(block)
+                if not data:
+                    break
+        except KeyboardInterrupt:  # arecord | edge-asr ... --stream ends with Ctrl-C
+            pass
+        final = rec.finish(stream)
+        for result in stream.pop_results():
+            printer.final(result)
+        if final.text or not printer.finals:
+            printer.final(final)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     return 0

@@ -69,13 +69,6 @@ def _check(log_probs: Any) -> np.ndarray:
     return lp
 
 
-def frame_seconds(step_seconds: float, output_length_rule: dict[str, Any]) -> float:
-    """Seconds per posterior frame: the feature step times the model's total stride."""
-    from runtime.lengths import total_stride
-
-    return step_seconds * total_stride(output_length_rule)
-
-
 # --------------------------------------------------------------------------------------------
 # best path
 
@@ -702,9 +695,14 @@ def words_with_times(
     frames: Sequence[int],
     frame_seconds: float,
     end_frames: Sequence[int] | None = None,
+    symbols: Sequence[str] = SYMBOLS,
 ) -> list[dict[str, Any]]:
-    """Words with start/end seconds from label start frames (``end_frames``: last frame of
-    each label; without them a word ends one frame after its last label starts)."""
+    """Words (``word``, ``start``, ``end`` in seconds) from label start frames (``end_frames``:
+    last frame of each label; without them a word ends one frame after its last label starts).
+
+    Whitespace symbols separate words and ids outside ``symbols`` (the blank) are skipped, so
+    ``" ".join(w["word"] for w in words)`` is exactly ``Labels.text(labels)``.
+    """
     if len(frames) != len(labels) or (end_frames is not None and len(end_frames) != len(labels)):
         raise DecodeError(
             f"labels ({len(labels)}) and frames ({len(frames)}) must have the same length"
@@ -714,15 +712,17 @@ def words_with_times(
     first = last = 0
     for i, (k, f) in enumerate(zip(labels, frames, strict=True)):
         k = int(k)
-        if k in (SPACE, BLANK):
-            if chars and k == SPACE:
+        if not 0 <= k < len(symbols):
+            continue
+        if symbols[k].isspace():
+            if chars:
                 words.append(_word(chars, first, last, frame_seconds))
                 chars = []
             continue
         if not chars:
             first = int(f)
         last = int(end_frames[i]) if end_frames is not None else int(f)
-        chars.append(SYMBOLS[k])
+        chars.append(symbols[k])
     if chars:
         words.append(_word(chars, first, last, frame_seconds))
     return words

@@ -108,7 +108,7 @@ class FeatureConfig:
             value = getattr(self, name)
             if not isinstance(value, int | float) or not value > 0:
                 raise bad(f"{name} must be a positive number, got {value!r}")
-        if self.step_ms > self.window_ms:
+        if self.step_ms > self._window_ms:
             raise bad(
                 f"step_ms ({self.step_ms}) must not be greater than window_ms ({self.window_ms})"
             )
@@ -145,7 +145,7 @@ class FeatureConfig:
                     raise bad(f"{name} has {len(value)} values, features have dim {self.dim}")
                 if not np.all(np.isfinite(value)):
                     raise bad(f"{name} contains NaN or Inf")
-            if min(self.std) < 0:
+            if min(self.std or ()) < 0:
                 raise bad("std contains negative values")
 
     # ---------------------------------------------------------------- constructors
@@ -171,12 +171,18 @@ class FeatureConfig:
         return dataclasses.replace(self, mean=None, std=None)
 
     # ---------------------------------------------------------------- derived sizes
+    @property
+    def _window_ms(self) -> float:
+        """``window_ms`` with its default filled in (``__post_init__`` sets it; typed here)."""
+        assert self.window_ms is not None
+        return self.window_ms
+
     @cached_property
     def window(self) -> int:
         """Frame length in samples (seed: int() truncation; psf: round half up)."""
         if self.kind == "spectrogram":
-            return int(0.001 * self.window_ms * self.sample_rate)
-        return _round_half_up(self.window_ms / 1000 * self.sample_rate)
+            return int(0.001 * self._window_ms * self.sample_rate)
+        return _round_half_up(self._window_ms / 1000 * self.sample_rate)
 
     @cached_property
     def step(self) -> int:
@@ -438,7 +444,7 @@ def fit_stats(feature_arrays: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndar
         mean = mean + delta * (n_b / total)
         m2 = m2 + m2_b + delta**2 * (count * n_b / total)
         count = total
-    if mean is None or count == 0:
+    if mean is None or m2 is None or count == 0:
         raise FeatureConfigError("cannot fit feature statistics: no frames")
     return mean, np.sqrt(m2 / count)
 

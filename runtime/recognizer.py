@@ -1,60 +1,151 @@
 """Speech to text on a device: a bundle's feature pipeline, one artifact, a CTC decoder.
 
-``Recognizer`` transcribes whole utterances; ``StreamingRecognizer`` takes audio as it arrives
-and carries the recurrent state between chunks. Both run any artifact that passed the gate: an
-offline one on the whole utterance, a streaming one chunk by chunk (same numbers either way).
+The shape follows sherpa-onnx: a ``Recognizer`` is loaded once (bundle verified, interpreter
+opened once) and then serves any number of light ``Stream``s and whole-utterance
+``transcribe`` calls, from any number of threads::
+
+    rec = Recognizer.from_bundle("bundle", streaming=True, endpoint=EndpointConfig())
+    stream = rec.create_stream(hotwords=["birch"])
+    while audio := microphone():
+        stream.accept_waveform(48000, audio)       # resampled to the bundle's rate
+        print(stream.partial)                      # greedy text of the current utterance
+        for result in stream.pop_results():        # utterances closed by an endpoint
+            print(result.text)
+    print(rec.finish(stream).text)                 # the last utterance
+
+A stream holds its own feature buffer, recurrent state and posteriors (one thread at a time
+per stream); the backend is shared and safe to call concurrently (``runtime.backends``).
+
+Audio in (``transcribe`` and ``accept_waveform``): 1-D float samples in [-1, 1] (up to
+``MAX_ABS_SAMPLE``, for filter overshoot), or int16 samples, divided by 32768. Anything else
+(another integer type, NaN/Inf, louder floats, 2-D arrays) is refused with one line.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 from typing import Any, Self
 
 import numpy as np
 
 from runtime import decoding
-from runtime.audio import read_audio
+from runtime.audio import Resampler, read_audio
 from runtime.backends import Backend, open_backend
 from runtime.bundle import Bundle, BundleError, check_io
+from runtime.endpoint import EndpointConfig, EndpointDetector
 from runtime.errors import EdgeASRError
 from runtime.features import FeatureStream, extract
-from runtime.streaming import ChunkRunner, run_chunked
-from runtime.text import int_to_text
+from runtime.formats import ArtifactEntry
+from runtime.streaming import ChunkRunner
+from runtime.text import SYMBOLS, normalize_text
 
-_FORMATS = {"auto": None, "tflite": "tflite", "onnx": "onnx"}
+__all__ = [
+    "MAX_ABS_SAMPLE",
+    "DecoderOptions",
+    "EndpointConfig",
+    "Recognizer",
+    "Result",
+    "Stream",
+    "StreamingRecognizer",
+    "check_samples",
+]
+
+BACKENDS = ("auto", "tflite", "onnx")
+#: Float samples beyond this magnitude are refused (int16 values passed as floats, garbage).
+MAX_ABS_SAMPLE = 1.5
+#: Beam width used when an LM or hot words are given with ``beam_width`` 1.
+DEFAULT_BEAM = 16
 
 
-@dataclass
+class AudioInputError(EdgeASRError):
+    """Samples the recognizer cannot take (shape, type, range, NaN)."""
+
+
+def check_samples(samples: Any) -> np.ndarray:
+    """1-D float32 samples in [-1, 1] from float or int16 input, or a one-line error."""
+    x = np.asarray(samples)
+    if x.ndim != 1:
+        raise AudioInputError(f"audio must be 1-D mono samples, got shape {x.shape}")
+    if x.dtype == np.int16:
+        return (x / np.float32(32768.0)).astype(np.float32)
+    if not np.issubdtype(x.dtype, np.floating):
+        raise AudioInputError(f"audio samples must be float in [-1, 1] or int16, got {x.dtype}")
+    if x.size and not np.isfinite(x).all():
+        raise AudioInputError("audio contains NaN or Inf")
+    peak = float(np.abs(x).max()) if x.size else 0.0
+    if peak > MAX_ABS_SAMPLE:
+        raise AudioInputError(
+            f"float samples must lie in [-1, 1], max |x| is {peak:.4g} "
+            "(int16 values as floats? divide by 32768)"
+        )
+    return x.astype(np.float32, copy=False)
+
+
+@dataclass(frozen=True)
 class Result:
+    """One utterance: text, words (``word``, ``start``, ``end`` in seconds from the start of
+    the audio or stream), its span and timings; the same keys offline and streaming."""
+
     text: str
     words: list[dict[str, Any]] = field(default_factory=list)
+    start: float = 0.0
+    end: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "words": self.words, "timings": self.timings}
+        return {
+            "text": self.text,
+            "words": self.words,
+            "start": self.start,
+            "end": self.end,
+            "timings": self.timings,
+        }
 
 
-@dataclass
+@dataclass(frozen=True)
 class DecoderOptions:
-    """Greedy when ``beam_width <= 1`` and no LM; prefix beam search otherwise."""
+    """Greedy when ``beam_width`` is 1 with no LM and no hot words; prefix beam search
+    otherwise (``DEFAULT_BEAM`` wide when an LM or hot words come with ``beam_width`` 1).
+
+    ``partial_decoder``: stream partials use this decoder on the utterance so far (cost grows
+    with the utterance, up to the endpoint's ``max_utterance_s``) instead of the incremental
+    greedy text (cheap, the default). Finals always use this decoder.
+    """
 
     beam_width: int = 1
     lm: Any = None  # runtime.lm.ArpaLM
     alpha: float = 0.5
     beta: float = 1.0
-    hotwords: list[str] | None = None
+    hotwords: tuple[str, ...] = ()
+    partial_decoder: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.beam_width, bool) or not isinstance(self.beam_width, int):
+            raise decoding.DecodeError(f"beam width must be an integer, got {self.beam_width!r}")
+        if self.beam_width < 1:
+            raise decoding.DecodeError(f"beam width must be >= 1, got {self.beam_width}")
+        words = []
+        for h in self.hotwords or ():
+            if not isinstance(h, str) or not normalize_text(h):
+                raise decoding.DecodeError(f"hot word {h!r} has no letters")
+            words.append(normalize_text(h))
+        object.__setattr__(self, "hotwords", tuple(words))
+
+    @property
+    def greedy(self) -> bool:
+        return self.beam_width == 1 and self.lm is None and not self.hotwords
 
     def decode(self, log_probs: np.ndarray) -> tuple[list[int], list[int], list[int] | None]:
         """Labels, the posterior frame where each label starts and (beam search) ends."""
-        if self.beam_width <= 1 and self.lm is None and not self.hotwords:
+        if self.greedy:
             labels, starts = decoding.greedy_decode_with_frames(log_probs)
             return labels, starts, None
+        width = self.beam_width if self.beam_width > 1 else DEFAULT_BEAM
         res = decoding.beam_search_result(
             log_probs,
-            beam_width=max(self.beam_width, 2),
+            beam_width=max(width, 2),
             lm=self.lm,
             alpha=self.alpha,
             beta=self.beta,
@@ -63,19 +154,49 @@ class DecoderOptions:
         return res.labels, res.frames, res.end_frames
 
 
-class _Base:
+def _timings(
+    audio_s: float, features_ms: float, decode_ms: float, call_ms: list[float]
+) -> dict[str, float]:
+    model_ms = float(sum(call_ms))
+    calls = np.asarray(call_ms or [0.0])
+    total_s = (features_ms + model_ms + decode_ms) / 1e3
+    return {
+        "audio_s": audio_s,
+        "features_ms": features_ms,
+        "model_ms": model_ms,
+        "decode_ms": decode_ms,
+        "rtf": total_s / audio_s if audio_s else 0.0,
+        "chunks": float(len(call_ms)),
+        "chunk_p50_ms": float(np.percentile(calls, 50)),
+        "chunk_p95_ms": float(np.percentile(calls, 95)),
+    }
+
+
+class Recognizer:
+    """One verified artifact of a bundle, its interpreter and a decoder; thread-safe."""
+
     def __init__(
         self,
         bundle: Bundle,
-        artifact: dict[str, Any],
+        artifact: ArtifactEntry,
         backend: Backend,
         decoder: DecoderOptions | None = None,
+        endpoint: EndpointConfig | None = None,
     ) -> None:
         self.bundle = bundle
         self.artifact = artifact
         self.backend = backend
         self.decoder = decoder or DecoderOptions()
+        self.endpoint = endpoint
+        self.labels = bundle.labels
+        self.sample_rate = bundle.features.sample_rate
         self.load_seconds = 0.0
+        if self.labels.blank != len(self.labels.symbols):
+            raise BundleError(
+                f"{bundle.path}: labels put the blank at {self.labels.blank}; the runtime's "
+                f"decoders need it last ({len(self.labels.symbols)})"
+            )
+        self._check_decoder(self.decoder)
 
     #: None: any artifact (offline or streaming); True: a streaming artifact is required.
     needs_streaming: bool | None = None
@@ -88,141 +209,284 @@ class _Base:
         backend: str = "auto",
         threads: int = 1,
         decoder: DecoderOptions | None = None,
+        *,
+        streaming: bool | None = None,
+        endpoint: EndpointConfig | None = None,
     ) -> Self:
-        """Verify the bundle (schema, sha256, tensor shapes) and pick ``artifact`` (default:
-        the smallest one that passed the gate, of the kind this class needs)."""
-        if backend not in _FORMATS:
-            raise EdgeASRError(f"backend must be one of {', '.join(_FORMATS)}, not {backend!r}")
+        """Verify the bundle (schema, sha256, tensor shapes) and open ``artifact`` (default:
+        the smallest one that passed the gate; ``streaming=True``: the smallest streaming
+        one, which ``create_stream`` needs). ``endpoint``: the rules that split a stream into
+        utterances (None: one utterance per stream, until ``finish``)."""
+        if backend not in BACKENDS:
+            raise EdgeASRError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
         start = time.perf_counter()
+        streaming = streaming or cls.needs_streaming
         bundle = Bundle.load(path)
-        if cls.needs_streaming and not bundle.meta.get("model", {}).get("streamable", True):
+        if streaming and not bundle.header.model.streamable:
             raise BundleError(
-                f"{bundle.path}: model {bundle.meta['model'].get('name')} is not streamable "
+                f"{bundle.path}: model {bundle.header.model.name} is not streamable "
                 "(bidirectional): use offline transcription"
             )
-        art = bundle.select(artifact, fmt=_FORMATS[backend], streaming=cls.needs_streaming)
-        if cls.needs_streaming and not art["streaming"]:
-            raise BundleError(f"artifact {art['name']!r} is not a streaming artifact")
-        be = open_backend(bundle.verify(art), art["format"], threads=threads)
+        fmt = None if backend == "auto" else backend
+        art = bundle.select(artifact, fmt=fmt, streaming=streaming)
+        if streaming and not art.streaming:
+            raise BundleError(f"artifact {art.name!r} is not a streaming artifact")
+        be = open_backend(bundle.verify(art), art.format, threads=threads)
         check_io(art, be.inputs, be.outputs)
-        rec = cls(bundle, art, be, decoder)
+        rec = cls(bundle, art, be, decoder, endpoint)
         rec.load_seconds = time.perf_counter() - start
         return rec
 
-    def _decode(self, log_probs: np.ndarray) -> tuple[str, list[dict[str, Any]]]:
-        labels, starts, ends = self.decoder.decode(log_probs)
-        words = decoding.words_with_times(labels, starts, self.bundle.frame_seconds, ends)
-        return int_to_text(labels), words
+    def _check_decoder(self, decoder: DecoderOptions) -> None:
+        if (decoder.lm is not None or decoder.hotwords) and self.labels.symbols != SYMBOLS:
+            raise EdgeASRError("an LM and hot words need the bundle to use the 29-symbol alphabet")
 
+    # ------------------------------------------------------------------ shared by both paths
+    def _runner(self) -> ChunkRunner:
+        if self.artifact.stream is None:
+            raise EdgeASRError(
+                f"artifact {self.artifact.name!r} is offline: streams need a streaming artifact "
+                "(Recognizer.from_bundle(..., streaming=True) or a *-stream artifact)"
+            )
+        return ChunkRunner(self.backend, self.artifact.stream)
 
-class Recognizer(_Base):
-    """Whole-utterance transcription with one artifact of a bundle."""
+    def _result(
+        self,
+        log_probs: np.ndarray,
+        decoder: DecoderOptions,
+        offset: int,
+        timing: tuple[float, float, list[float]],
+    ) -> Result:
+        """Decode one utterance's log-posteriors; ``offset``: its first frame in the stream."""
+        t0 = time.perf_counter()
+        labels, starts, ends = decoder.decode(log_probs)
+        fs = self.bundle.frame_seconds
+        if offset:
+            starts = [s + offset for s in starts]
+            ends = None if ends is None else [e + offset for e in ends]
+        words = decoding.words_with_times(labels, starts, fs, ends, symbols=self.labels.symbols)
+        decode_ms = (time.perf_counter() - t0) * 1e3
+        audio_s, features_ms, call_ms = timing
+        return Result(
+            text=self.labels.text(labels),
+            words=words,
+            start=round(offset * fs, 3),
+            end=round((offset + len(log_probs)) * fs, 3),
+            timings=_timings(audio_s, features_ms, decode_ms, call_ms),
+        )
 
-    def posteriors(self, features: np.ndarray) -> np.ndarray:
-        """Per-frame posteriors (T', 29) for normalized features (T, D)."""
+    # ------------------------------------------------------------------ whole utterances
+    def posteriors(self, features: np.ndarray) -> tuple[np.ndarray, list[float]]:
+        """Per-frame posteriors (T', C) for normalized features (T, D), and the time of each
+        model call (ms)."""
         n_out = self.bundle.output_length(len(features))
         if n_out <= 0:
-            return np.zeros((0, len(self.bundle.labels) + 1), np.float32)
-        if self.artifact["streaming"]:
-            return run_chunked(self.backend, self.artifact["stream"], features, n_out)
+            return np.zeros((0, self.labels.num_classes), np.float32), []
+        if self.artifact.streaming:
+            runner = self._runner()
+            probs = np.concatenate([runner.push(features), runner.flush()])[:n_out]
+            return probs, runner.call_ms
         feeds = {self.backend.input_names[0]: features[None].astype(np.float32)}
-        return self.backend.run(feeds)[self.backend.output_names[0]][0]
+        t0 = time.perf_counter()
+        probs = self.backend.run(feeds)[self.backend.output_names[0]][0]
+        return probs, [(time.perf_counter() - t0) * 1e3]
 
     def transcribe(self, audio: np.ndarray | str | os.PathLike) -> Result:
-        """Text, word times and timings for a waveform (float32 at the bundle rate) or a WAV."""
-        rate = self.bundle.features.sample_rate
-        samples = read_audio(audio, rate) if isinstance(audio, str | Path) else audio
-        samples = np.asarray(samples, np.float32)
-        if samples.ndim != 1 or not np.isfinite(samples).all():
-            raise EdgeASRError("audio must be finite mono samples")
+        """Text, word times and timings of a whole utterance: samples at the bundle's rate
+        (see the module docstring) or a WAV file (any rate; resampled)."""
+        if isinstance(audio, str | os.PathLike):
+            samples = read_audio(audio, self.sample_rate)
+        else:
+            samples = check_samples(audio)
         t0 = time.perf_counter()
         feats = extract(samples, self.bundle.features)
-        t1 = time.perf_counter()
-        log_probs = decoding.to_log_probs(self.posteriors(feats))
-        t2 = time.perf_counter()
-        text, words = self._decode(log_probs)
-        t3 = time.perf_counter()
-        audio_s = len(samples) / rate
-        timings = {
-            "audio_s": audio_s,
-            "features_ms": (t1 - t0) * 1e3,
-            "model_ms": (t2 - t1) * 1e3,
-            "decode_ms": (t3 - t2) * 1e3,
-            "rtf": (t3 - t0) / audio_s if audio_s else 0.0,
-        }
-        return Result(text, words, timings)
+        features_ms = (time.perf_counter() - t0) * 1e3
+        probs, call_ms = self.posteriors(feats)
+        timing = (len(samples) / self.sample_rate, features_ms, call_ms)
+        return self._result(decoding.to_log_probs(probs), self.decoder, 0, timing)
+
+    # ------------------------------------------------------------------ streams
+    def create_stream(self, hotwords: list[str] | tuple[str, ...] | None = None) -> Stream:
+        """A new stream (needs a streaming artifact); ``hotwords`` replace the decoder's hot
+        words for this stream only."""
+        decoder = self.decoder
+        if hotwords is not None:
+            decoder = replace(decoder, hotwords=tuple(hotwords))
+            self._check_decoder(decoder)
+        return Stream(self, decoder)
+
+    def finish(self, stream: Stream) -> Result:
+        """End ``stream``'s input and return its last utterance (everything after the last
+        endpoint; the whole stream without endpointing). Results of earlier utterances stay
+        in ``stream.pop_results()``. The stream is then ready for new audio."""
+        stream.input_finished()
+        return stream._last
 
 
-class StreamingRecognizer(_Base):
-    """Audio in as it arrives; partial text out; ``finalize`` gives the final text.
+class Stream:
+    """One audio stream of a ``Recognizer`` (create with ``rec.create_stream``).
 
-    Needs a streaming artifact (chunked input, explicit recurrent state). The final text equals
-    ``Recognizer`` on the same audio with the same artifact, for any chunking of the audio.
+    Holds the feature buffer, the artifact's recurrent state and the current utterance's
+    posteriors; after an endpoint only decoding restarts (the recurrent state runs on, as
+    the model saw continuous audio; see docs), and memory is bounded by the utterance.
+    """
+
+    def __init__(self, rec: Recognizer, decoder: DecoderOptions) -> None:
+        self.rec = rec
+        self.decoder = decoder
+        self._runner = rec._runner()
+        self._features = FeatureStream(rec.bundle.features)
+        fs = rec.bundle.frame_seconds
+        silent = {rec.labels.blank} | {i for i, s in enumerate(rec.labels.symbols) if s.isspace()}
+        self._detector = (
+            EndpointDetector(rec.endpoint, fs, silent) if rec.endpoint is not None else None
+        )
+        self._resampler: Resampler | None = None
+        self._results: list[Result] = []
+        self._last = Result("")
+        self._new_stream()
+
+    def _new_stream(self) -> None:
+        self._frames_in = 0  # feature frames pushed
+        self._frames_out = 0  # posterior frames received
+        self._new_utterance(0)
+
+    def _new_utterance(self, start: int) -> None:
+        self._start = start
+        self._probs = np.zeros((0, self.rec.labels.num_classes), np.float32)
+        self._ids: list[int] = []
+        self._previous = -1
+        self._features_ms = 0.0
+        self._runner.call_ms = []
+        if self._detector is not None:
+            self._detector.reset()
+
+    # ------------------------------------------------------------------ input
+    def accept_waveform(self, sample_rate: int, samples: Any) -> None:
+        """Add audio (see the module docstring for types); resampled to the bundle's rate."""
+        x = check_samples(samples)
+        rate = self.rec.sample_rate
+        if sample_rate != rate:
+            if self._resampler is None or self._resampler.src != sample_rate:
+                if self._resampler is not None:
+                    raise AudioInputError(
+                        f"a stream keeps one sample rate ({self._resampler.src} Hz), "
+                        f"got {sample_rate} Hz"
+                    )
+                if isinstance(sample_rate, bool) or not isinstance(sample_rate, int):
+                    raise AudioInputError(f"sample rate must be an integer, got {sample_rate!r}")
+                if not 1000 <= sample_rate <= 384000:
+                    raise AudioInputError(f"sample rate {sample_rate} Hz is out of range")
+                self._resampler = Resampler(sample_rate, rate)
+            x = self._resampler.push(x)
+        self._push(x)
+
+    def _push(self, x: np.ndarray, final: bool = False) -> None:
+        t0 = time.perf_counter()
+        feats = self._features.flush() if final else self._features.push(x)
+        self._features_ms += (time.perf_counter() - t0) * 1e3
+        self._frames_in += len(feats)
+        out = self._runner.push(feats)
+        if final:
+            out = np.concatenate([out, self._runner.flush()])
+            n_out = self.rec.bundle.output_length(self._frames_in)
+            out = out[: max(0, n_out - self._frames_out)]
+        self._frames_out += len(out)
+        self._consume(out)
+
+    def input_finished(self) -> None:
+        """End of the audio: flush features and model, decode the last utterance (kept for
+        ``rec.finish``) and reset the stream for new audio."""
+        if self._resampler is not None:
+            self._push(self._resampler.flush())
+            self._resampler = None
+        self._push(np.zeros(0, np.float32), final=True)
+        self._last = self._close()
+        self._runner.reset()
+        self._new_stream()
+
+    # ------------------------------------------------------------------ posteriors
+    def _consume(self, out: np.ndarray) -> None:
+        if not len(out):
+            return
+        best = out.argmax(axis=1).tolist()
+        det = self._detector
+        first = 0
+        if det is not None:
+            for i, b in enumerate(best):
+                if det.step(b):
+                    self._append(out[first : i + 1], best[first : i + 1])
+                    self._results.append(self._close())
+                    first = i + 1
+        self._append(out[first:], best[first:])
+        if det is not None and (drop := det.excess_silence()):
+            self._probs = self._probs[drop:]
+            self._start += drop
+            self._ids, self._previous = [], -1
+
+    def _append(self, probs: np.ndarray, best: list[int]) -> None:
+        self._probs = np.concatenate([self._probs, probs])
+        blank = self.rec.labels.blank
+        for label in best:
+            if label != self._previous and label != blank:
+                self._ids.append(label)
+            self._previous = label
+
+    def _close(self) -> Result:
+        """The current utterance's result; the next utterance starts after it."""
+        fs = self.rec.bundle.frame_seconds
+        audio_s = len(self._probs) * fs
+        timing = (audio_s, self._features_ms, list(self._runner.call_ms))
+        result = self.rec._result(
+            decoding.to_log_probs(self._probs), self.decoder, self._start, timing
+        )
+        self._new_utterance(self._start + len(self._probs))
+        return result
+
+    # ------------------------------------------------------------------ output
+    @property
+    def partial(self) -> str:
+        """Text of the current utterance so far (greedy unless ``partial_decoder``)."""
+        if self.decoder.partial_decoder and not self.decoder.greedy:
+            labels, _, _ = self.decoder.decode(decoding.to_log_probs(self._probs))
+            return self.rec.labels.text(labels)
+        return self.rec.labels.text(self._ids)
+
+    @property
+    def is_endpoint(self) -> bool:
+        """True while utterances closed by an endpoint wait in ``pop_results``."""
+        return bool(self._results)
+
+    def pop_results(self) -> list[Result]:
+        """Utterances closed by an endpoint since the last call, oldest first."""
+        results, self._results = self._results, []
+        return results
+
+
+class StreamingRecognizer(Recognizer):
+    """A recognizer with one built-in stream.
+
+    Deprecated (kept for one release): use ``Recognizer.from_bundle(..., streaming=True)``,
+    ``rec.create_stream()``, ``stream.accept_waveform(rate, samples)``, ``stream.partial`` and
+    ``rec.finish(stream)``, which also serve many streams from one interpreter.
     """
 
     needs_streaming = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._features = FeatureStream(self.bundle.features)
-        self._runner = ChunkRunner(self.backend, self.artifact["stream"])
-        self._probs: list[np.ndarray] = []
-        self._partial: list[int] = []
-        self._previous = -1
-        self._frames_in = 0
-        self.chunk_latencies_ms: list[float] = []
+        self._stream = self.create_stream()
 
-    def reset(self) -> None:
-        self._features = FeatureStream(self.bundle.features)
-        self._runner.reset()
-        self._probs = []
-        self._partial = []
-        self._previous = -1
-        self._frames_in = 0
-        self.chunk_latencies_ms = []
-
-    def _consume(self, frames: np.ndarray, final: bool) -> None:
-        self._frames_in += len(frames)
-        t0 = time.perf_counter()
-        out = self._runner.push(frames)
-        if final:
-            out = np.concatenate([o for o in (out, self._runner.flush()) if o.size] or [out])
-        if not out.size:
-            return
-        self._probs.append(out)
-        calls = max(1, round(len(out) / self._runner.output_frames))
-        self.chunk_latencies_ms += [(time.perf_counter() - t0) * 1e3 / calls] * calls
-        if not final:  # partial text: greedy over the new frames only
-            for label in out.argmax(axis=1).tolist():
-                if label != self._previous and label != self.bundle.blank:
-                    self._partial.append(label)
-                self._previous = label
-
-    def _log_probs(self) -> np.ndarray:
-        n_out = self.bundle.output_length(self._frames_in)
-        if not self._probs or n_out <= 0:
-            return np.zeros((0, len(self.bundle.labels) + 1), np.float32)
-        return decoding.to_log_probs(np.concatenate(self._probs)[:n_out])
+    @property
+    def chunk_latencies_ms(self) -> list[float]:
+        """Model time of each chunk of the current utterance (ms)."""
+        return list(self._stream._runner.call_ms)
 
     def accept_audio(self, samples: np.ndarray) -> str:
-        """Push audio samples (float32 at the bundle rate); return the partial text so far."""
-        samples = np.asarray(samples, np.float32)
-        if not np.isfinite(samples).all():
-            raise EdgeASRError("audio contains NaN or Inf")
-        self._consume(self._features.push(samples), final=False)
-        return int_to_text(self._partial)
+        """Deprecated: ``stream.accept_waveform`` then ``stream.partial``."""
+        self._stream.accept_waveform(self.sample_rate, samples)
+        return self._stream.partial
 
     def finalize(self) -> Result:
-        """Flush features and model; decode everything with the configured decoder; reset."""
-        self._consume(self._features.flush(), final=True)
-        log_probs = self._log_probs()
-        text, words = self._decode(log_probs)
-        lat = np.asarray(self.chunk_latencies_ms or [0.0])
-        timings = {
-            "chunks": float(len(self.chunk_latencies_ms)),
-            "chunk_p50_ms": float(np.percentile(lat, 50)),
-            "chunk_p95_ms": float(np.percentile(lat, 95)),
-        }
-        result = Result(text, words, timings)
-        self.reset()
-        return result
+        """Deprecated: ``rec.finish(stream)``."""
+        return self.finish(self._stream)

@@ -68,7 +68,7 @@ def test_manifest_reports_every_bad_row_with_its_line(tmp_path):
             {"audio_filepath": "c.wav", "duration": "3", "text": "string duration"},
             {"audio_filepath": "d.wav", "duration": 1.0, "text": 7},
             [1, 2],
-            {"audio_filepath": "e.wav", "text": "no duration"},
+            {"audio_filepath": "e.wav", "text": "no duration (and no audio): not a bad row"},
             {"audio_filepath": "f.wav", "duration": 1.0},
         ],
     )
@@ -83,12 +83,23 @@ def test_manifest_reports_every_bad_row_with_its_line(tmp_path):
         "line 5: duration '3' is not a number",
         "line 6: text 7 is not a string",
         "line 7: not a JSON object",
-        "line 8: no duration",
         "line 9: no text",
     ):
         assert expected in message
-    assert "line 1" not in message
+    assert "line 1:" not in message and "line 8" not in message
     assert isinstance(err.value, EdgeASRError)
+
+
+def test_manifest_bom_and_duration_from_the_header(tmp_path, speech):
+    samples, rate = speech
+    sf.write(tmp_path / "a.flac", samples, rate)
+    write_wav(tmp_path / "b.wav", samples, rate)
+    rows = [{"audio_filepath": name, "text": "x"} for name in ("a.flac", "b.wav", "gone.wav")]
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("\ufeff" + "".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    durations = [u.duration for u in load_manifest(manifest)]
+    assert durations[:2] == [pytest.approx(len(samples) / rate, abs=1e-4)] * 2
+    assert durations[2] == 0.0  # unknown: the audio is checked where it is read
 
 
 def test_missing_manifest_is_a_clear_error(tmp_path):
@@ -151,7 +162,7 @@ def test_load_audio_resamples_other_rates(tmp_path, speech):
     ("name", "make", "message"),
     [
         ("missing.flac", None, "no such file"),
-        ("empty.flac", lambda p: p.write_bytes(b""), "empty file"),
+        ("empty.flac", lambda p: p.write_bytes(b""), r"empty \(0 bytes\)"),
         ("text.flac", lambda p: p.write_text("hello, not audio\n" * 20), "not a readable audio"),
         (
             "nan.w64",

@@ -103,14 +103,12 @@ def test_evaluate_matches_training_validation(model_dir: Path, tiny_corpus: Path
 
 
 def test_batched_posteriors_are_exact(model_dir: Path, tiny_corpus: Path) -> None:
-    from edge_asr.data.audio import load_audio
-    from edge_asr.data.manifest import load_manifest
-    from edge_asr.inference import keras_posteriors, load_model_dir
-    from runtime.features import extract
+    from edge_asr.data.loading import load_set
+    from edge_asr.inference import keras_posteriors
+    from edge_asr.models import load_model_dir
 
-    model, features = load_model_dir(model_dir)
-    utts = load_manifest(tiny_corpus / "test.jsonl")[:4]
-    feats = [extract(load_audio(u.path), features) for u in utts]
+    model, folder = load_model_dir(model_dir)
+    feats = load_set(tiny_corpus / "test.jsonl", folder.features, limit=4).features
     feats.append(feats[0][:5])  # shorter than the convolution: no output frames
     one = keras_posteriors(model, feats, batch_size=1, eager=True)
     batched = keras_posteriors(model, feats, batch_size=4)
@@ -125,3 +123,40 @@ def test_evaluate_errors(tmp_path: Path, tiny_corpus: Path) -> None:
     assert proc.returncode == 2
     assert "error:" in proc.stderr and "nope" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("out", ["dir", "dir/under_a_file/x.json"])
+def test_evaluate_out_is_checked_before_any_work(tmp_path: Path, out: str) -> None:
+    """A bad --out fails at parse time, in one line (the model dir does not even exist)."""
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "dir" / "under_a_file").write_text("a file")
+    proc = _cli(
+        "evaluate", str(tmp_path / "nope"), "--manifest", "m.jsonl", "--out", str(tmp_path / out)
+    )
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("edge-asr evaluate: error:"), proc.stderr
+    assert str(tmp_path / "dir") in lines[0] and "nope" not in lines[0]
+
+
+def test_evaluate_skips_bad_rows_or_refuses_them(
+    model_dir: Path, tiny_corpus: Path, tmp_path: Path
+) -> None:
+    rows = [json.loads(line) for line in (tiny_corpus / "test.jsonl").read_text().splitlines()]
+    good = [{**r, "audio_filepath": str(tiny_corpus / r["audio_filepath"])} for r in rows[:3]]
+    manifest = tmp_path / "m.jsonl"
+    lines = [json.dumps(r) for r in good] + ['{"audio_filepath": "gone.wav", "text": "hi"}']
+    manifest.write_text("\n".join(lines) + "\n")
+    proc = _cli("evaluate", str(model_dir), "--manifest", str(manifest), "--json", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["utterances"] == 3 and report["skipped"] == 1
+    assert report["skipped_reasons"] == {"missing audio": 1}
+    assert (
+        f"edge-asr: skipped m.jsonl line 4: missing audio: {tmp_path / 'gone.wav'}" in proc.stderr
+    )
+    proc = _cli("evaluate", str(model_dir), "--manifest", str(manifest), "--strict")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"edge-asr evaluate: error: m.jsonl line 4: missing audio: {tmp_path / 'gone.wav'}"
+    )

@@ -47,7 +47,7 @@ def test_importing_runtime_loads_no_tensorflow():
     code = (
         "import runtime, runtime.audio, runtime.features, runtime.text, runtime.decoding, "
         "runtime.lm, runtime.bundle, runtime.backends, runtime.streaming, runtime.recognizer, "
-        "runtime.cli, runtime.batch\nfrom runtime import Recognizer, StreamingRecognizer"
+        "runtime.cli\nfrom runtime import Recognizer, StreamingRecognizer"
     )
     heavy = _heavy_modules_after(code)
     assert not heavy, heavy[:5]
@@ -61,3 +61,22 @@ def test_cli_help_and_transcribe_parser_load_no_tensorflow():
     )
     heavy = _heavy_modules_after(code)
     assert not heavy, heavy[:5]
+
+
+def test_measure_child_and_light_commands_load_no_tensorflow():
+    """The validation harness child (``python -m edge_asr.measure``) must stay a device-sized
+    process, and the light commands must not pull TensorFlow in through ``edge_asr``."""
+    code = (
+        "import edge_asr, edge_asr.measure, edge_asr.data.audio, edge_asr.lm, edge_asr.lm_cli\n"
+        "from edge_asr.cli import LIGHT_COMMANDS, build_parser\n"
+        "for name in LIGHT_COMMANDS: build_parser(only=name)"
+    )
+    heavy = _heavy_modules_after(code)
+    assert not heavy, heavy[:5]
+
+
+def test_runtime_holds_no_tooling():
+    """Building LMs and measuring artifacts are tooling jobs: they live in edge_asr."""
+    assert not (ROOT / "runtime" / "batch.py").exists()
+    source = (ROOT / "runtime" / "lm.py").read_text()
+    assert "def build_arpa" not in source and "class ArpaLM" in source

@@ -5,20 +5,16 @@ from __future__ import annotations
 
 import math
 import random
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from runtime.lm import (
-    BOS,
-    EOS,
-    UNK,
-    ArpaLM,
-    LMError,
-    build_arpa,
-    build_from_text_file,
-    write_arpa,
-)
+from edge_asr.lm import build_arpa, build_from_text_file, write_arpa
+from runtime.lm import BOS, EOS, UNK, ArpaLM, LMError
 
+ROOT = Path(__file__).resolve().parents[1]
 WORDS = "the a cat dog sat on mat ran to house big small red san francisco".split()
 
 
@@ -181,3 +177,44 @@ def test_builder_rejects_bad_input():
         build_arpa(["", "  "])
     with pytest.raises(LMError, match="<s>"):
         build_arpa(["a <s> b"])
+
+
+def _edge_asr(*argv: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "edge_asr", *argv]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+def test_lm_build_command_writes_a_readable_model_without_tensorflow(tmp_path):
+    from edge_asr.cli import main
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(_sentences(40)) + "\n", encoding="utf-8")
+    out = tmp_path / "lm" / "model.arpa"
+    assert main(["lm", "build", str(corpus), "--order", "2", "--out", str(out)]) == 0
+    assert ArpaLM.load(out).order == 2
+    code = (
+        "from edge_asr.cli import main\n"
+        f"main(['lm', 'build', {str(corpus)!r}, '--out', {str(tmp_path / 'b.arpa')!r}])\n"
+        "import sys; print([m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')])"
+    )
+    probe = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert probe.returncode == 0, probe.stderr
+    assert probe.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize("where", ["dir", "under_file"])
+def test_lm_build_bad_out_fails_at_once_in_one_line(tmp_path, where):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("a b c\n", encoding="utf-8")
+    (tmp_path / "file").write_text("x")
+    out = {"dir": tmp_path, "under_file": tmp_path / "file" / "lm.arpa"}[where]
+    proc = _edge_asr("lm", "build", str(corpus), "--out", str(out))
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("edge-asr lm: error: "), proc.stderr
+    assert ("is a directory" if where == "dir" else "is a file, not a directory") in lines[0]
+
+
+def test_lm_build_rejects_order_zero(tmp_path):
+    proc = _edge_asr("lm", "build", str(tmp_path / "c.txt"), "--order", "0", "--out", "x.arpa")
+    assert proc.returncode == 2 and "must be >= 1" in proc.stderr

@@ -37,23 +37,23 @@ def test_fp32_artifacts_give_the_keras_text(tiny_bundle: Path, tiny_corpus: Path
     from runtime.features import extract
 
     bundle = Bundle.load(tiny_bundle)
-    model = load_model(tiny_bundle / bundle.meta["model"]["source"]["file"])
+    model = load_model(bundle.source_file, bundle.header.model_meta)
     files = _test_files(tiny_corpus)
     feats = [extract(read_audio(f), bundle.features) for f, _ in files]
     keras_texts = greedy_texts(keras_posteriors(model, feats))
-    fp32 = [a for a in bundle.passing() if a["precision"] == "fp32"]
-    assert {a["format"] for a in fp32} == {"tflite", "onnx"}
+    fp32 = [a for a in bundle.passing() if a.precision == "fp32"]
+    assert {a.format for a in fp32} == {"tflite", "onnx"}
     for art in fp32:
-        rec = Recognizer.from_bundle(tiny_bundle, art["name"])
+        rec = Recognizer.from_bundle(tiny_bundle, art.name)
         texts = [rec.transcribe(f).text for f, _ in files]
-        assert texts == keras_texts, art["name"]
+        assert texts == keras_texts, art.name
 
 
 def test_streaming_final_equals_offline_for_any_chunking(tiny_bundle: Path, tiny_corpus: Path):
     rng = np.random.default_rng(0)
     for art in Bundle.load(tiny_bundle).passing(streaming=True):
-        offline = Recognizer.from_bundle(tiny_bundle, art["name"])
-        stream = StreamingRecognizer.from_bundle(tiny_bundle, art["name"])
+        offline = Recognizer.from_bundle(tiny_bundle, art.name)
+        stream = StreamingRecognizer.from_bundle(tiny_bundle, art.name)
         for file, _ in _test_files(tiny_corpus, 3):
             audio = read_audio(file)
             expected = offline.transcribe(audio)
@@ -64,7 +64,7 @@ def test_streaming_final_equals_offline_for_any_chunking(tiny_bundle: Path, tiny
                     stream.accept_audio(audio[pos : pos + step])
                     pos, i = pos + step, i + 1
                 final = stream.finalize()
-                assert final.text == expected.text, (art["name"], sizes)
+                assert final.text == expected.text, (art.name, sizes)
 
 
 def test_word_times_are_ordered_and_inside_the_audio(tiny_bundle: Path, tiny_corpus: Path):
@@ -80,7 +80,7 @@ def test_word_times_are_ordered_and_inside_the_audio(tiny_bundle: Path, tiny_cor
 def test_default_artifact_is_the_smallest_that_passed(tiny_bundle: Path):
     bundle = Bundle.load(tiny_bundle)
     chosen = bundle.select()
-    assert chosen["size_bytes"] == min(a["size_bytes"] for a in bundle.passing())
+    assert chosen.size_bytes == min(a.size_bytes for a in bundle.passing())
 
 
 def _copy(bundle: Path, tmp_path: Path) -> Path:
@@ -92,11 +92,11 @@ def _copy(bundle: Path, tmp_path: Path) -> Path:
 def test_tampered_artifact_is_refused(tiny_bundle: Path, tmp_path: Path, tiny_corpus: Path):
     dst = _copy(tiny_bundle, tmp_path)
     art = Bundle.load(dst).select()
-    with open(dst / art["file"], "r+b") as fh:
+    with open(dst / art.file, "r+b") as fh:
         fh.seek(-64, 2)
         fh.write(b"\x00" * 8)
     with pytest.raises(BundleError, match="sha256 mismatch"):
-        Recognizer.from_bundle(dst, art["name"])
+        Recognizer.from_bundle(dst, art.name)
     proc = _cli("transcribe", str(dst), _test_files(tiny_corpus, 1)[0][0])
     assert proc.returncode == 2
     assert b"sha256 mismatch" in proc.stderr and b"Traceback" not in proc.stderr
@@ -160,7 +160,7 @@ def test_stream_cli_reads_pcm_from_stdin(tiny_bundle: Path, tiny_corpus: Path):
     records = [json.loads(x) for x in proc.stdout.decode().splitlines()]
     assert records[-1]["final"] is True
     stream_art = Bundle.load(tiny_bundle).select(streaming=True)
-    offline = Recognizer.from_bundle(tiny_bundle, stream_art["name"])
+    offline = Recognizer.from_bundle(tiny_bundle, stream_art.name)
     expected = offline.transcribe(pcm_roundtrip(audio)).text
     assert records[-1]["text"] == expected
 

@@ -17,8 +17,8 @@ import pytest
 from edge_asr.cli import main as cli_main
 from edge_asr.train import NO_AUGMENT, AugmentConfig, TrainConfig, train
 from edge_asr.train.augment import augment, time_stretch
+from edge_asr.train.callbacks import LOG_COLUMNS
 from edge_asr.train.data import bucket_batches, ctc_min_frames, pad_batch
-from edge_asr.train.loop import LOG_COLUMNS
 from runtime.errors import EdgeASRError
 from tests.conftest import ARCHS
 
@@ -85,20 +85,22 @@ def test_model_dir_complete(trained: dict, name: str) -> None:
 
 def test_save_load_round_trip_in_fresh_process(trained: dict, tmp_path: Path) -> None:
     """Each saved model gives the same posteriors in a new interpreter as in this one."""
-    from edge_asr.inference import keras_posteriors, load_model_dir
+    from edge_asr.inference import keras_posteriors
+    from edge_asr.models import load_model_dir
 
     rng = np.random.default_rng(0)
     dirs = {name: str(r.out) for name, r in trained.items()}
     expected = {}
     for name, folder in dirs.items():
-        model, features = load_model_dir(folder)
-        feats = [rng.normal(size=(n, features.dim)).astype(np.float32) for n in (40, 97)]
+        model, model_dir = load_model_dir(folder)
+        feats = [rng.normal(size=(n, model_dir.features.dim)).astype(np.float32) for n in (40, 97)]
         np.savez(tmp_path / f"{name}_in.npz", *feats)
         expected[name] = keras_posteriors(model, feats)
     script = textwrap.dedent(
         f"""
         import json, numpy as np
-        from edge_asr.inference import keras_posteriors, load_model_dir
+        from edge_asr.inference import keras_posteriors
+        from edge_asr.models import load_model_dir
         for name, folder in json.loads({json.dumps(json.dumps(dirs))}).items():
             data = np.load(r"{tmp_path}/" + name + "_in.npz")
             feats = [data[k] for k in sorted(data.files)]
@@ -150,20 +152,26 @@ def test_bad_rows_are_skipped_and_counted(
         tmp_path / "train.jsonl", rows[:12] + _bad_rows(tiny_corpus, tmp_path)
     )
     out = tmp_path / "model"
-    with pytest.warns(UserWarning, match="skipping"):
-        code = cli_main(
-            [
-                "train", "--model", "final_model_streaming", "--param", "units=16",
-                "--param", "filters=16", "--train", str(manifest),
-                "--valid", str(tiny_corpus / "valid.jsonl"), "--out", str(out),
-                "--epochs", "1", "--quiet", "--optimizer", "adam",
-            ]
-        )  # fmt: skip
+    code = cli_main(
+        [
+            "train", "--model", "final_model_streaming", "--param", "units=16",
+            "--param", "filters=16", "--train", str(manifest),
+            "--valid", str(tiny_corpus / "valid.jsonl"), "--out", str(out),
+            "--epochs", "1", "--quiet", "--optimizer", "adam",
+        ]
+    )  # fmt: skip
     assert code == 0
     err = capsys.readouterr().err
     assert "train: skipped 4 of 16 utterances" in err
     for reason in ("missing audio", "unreadable audio", "no valid symbol", "too short"):
         assert f"1 {reason}" in err
+    # one readable line per skipped row, naming the manifest line (not Python's warnings)
+    lines = [line for line in err.splitlines() if line.startswith("edge-asr: skipped ")]
+    assert sorted(line.split(":")[1] for line in lines) == [
+        f" skipped train.jsonl line {n}" for n in (13, 14, 15, 16)
+    ]
+    assert any(line.endswith(f"missing audio: {tmp_path / 'missing.wav'}") for line in lines)
+    assert "Warning" not in err
     with open(out / "train_log.csv", newline="") as fh:
         assert [row["skipped"] for row in csv.DictReader(fh)] == ["4"]
 
@@ -174,7 +182,8 @@ def test_empty_training_set_is_a_clear_error(
     bad = _write_manifest(tmp_path / "bad.jsonl", _bad_rows(tiny_corpus, tmp_path))
     config = _config(tiny_corpus, tmp_path / "m", "rnn_model")
     config.train_manifest = bad
-    with pytest.warns(UserWarning), pytest.raises(EdgeASRError, match="no usable training"):
+    why = r"no usable train utterances in .*bad.jsonl: .*1 missing audio \(first: .*missing.wav\)"
+    with pytest.raises(EdgeASRError, match=why):
         train(config)
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
@@ -261,3 +270,92 @@ def test_augment_masks_and_stretches() -> None:
     # a stretch that would make CTC impossible is not applied
     z = augment(x, rng, AugmentConfig(freq_masks=0, time_masks_per_second=0, stretch=0.5), 300, int)
     assert len(z) >= 300
+
+
+def test_strict_refuses_a_bad_row(tiny_corpus: Path, tmp_path: Path) -> None:
+    rows = _rows(tiny_corpus / "train.jsonl")[:3]
+    rows = [{**r, "audio_filepath": str(tiny_corpus / r["audio_filepath"])} for r in rows]
+    missing = {"audio_filepath": str(tmp_path / "gone.wav"), "duration": 1.0, "text": "hi"}
+    manifest = _write_manifest(tmp_path / "train.jsonl", [*rows, missing])
+    config = _config(tiny_corpus, tmp_path / "m", "rnn_model", strict=True)
+    config.train_manifest = manifest
+    with pytest.raises(EdgeASRError) as err:
+        train(config)
+    assert str(err.value) == f"train.jsonl line 4: missing audio: {tmp_path / 'gone.wav'}"
+    assert not (tmp_path / "m").exists()  # nothing written before the data is good
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "why"),
+    [
+        ("--lr", "0", "must be > 0"),
+        ("--lr", "nan", "must be > 0"),
+        ("--batch-size", "0", "must be >= 1"),
+        ("--minutes", "-1", "must be > 0"),
+        ("--epochs", "0", "must be >= 1"),
+        ("--patience", "-1", "must be >= 0"),
+        ("--jobs", "0", "must be >= 1"),
+        ("--weight-decay", "-0.1", "must be >= 0"),
+        ("--threads", "0", "each >= 1"),
+    ],
+)
+def test_option_ranges_fail_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture, flag: str, value: str, why: str
+) -> None:
+    args = ["train", "--train", "t.jsonl", "--valid", "v.jsonl", "--out", str(tmp_path / "m")]
+    with pytest.raises(SystemExit) as exit_:
+        cli_main([*args, flag, value])
+    assert exit_.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("edge-asr train: error: argument " + flag)
+    assert why in lines[0]
+
+
+def test_help_gives_defaults_and_an_example(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit):
+        cli_main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for default in ("(default 16)", "(default 10)", "(default sgd)", "(default constant)"):
+        assert default in text
+    assert "example: edge-asr train --train" in text and "--strict" in text
+
+
+def test_patience_breaks_cer_ties_on_val_loss() -> None:
+    """CTC's first epochs all decode to blanks (CER 1.0): a lower loss must still count."""
+    import keras
+
+    from edge_asr.train.callbacks import ValidationPatience
+
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.stop_training = False
+    patience = ValidationPatience(2)
+    callbacks = keras.callbacks.CallbackList([patience], model=model)
+    callbacks.on_train_begin()
+    scores = [(1.0, 300.0), (1.0, 250.0), (1.0, 260.0), (0.9, 400.0), (0.9, 401.0), (0.95, 1.0)]
+    best = []
+    for epoch, score in enumerate(scores, start=1):
+        callbacks.on_epoch_end(epoch, {"val_score": score})
+        best.append(patience.best_epoch)
+        if model.stop_training:
+            break
+    assert best == [1, 2, 2, 4, 4, 4] and model.stop_training
+    assert patience.state() == {
+        "best_cer": 0.9, "best_loss": 400.0, "best_epoch": 4, "bad_epochs": 2
+    }  # fmt: skip
+    assert not ValidationPatience(0).patience < 10**9  # 0: never stops
+
+
+def test_cosine_learning_rate_follows_the_run() -> None:
+    import keras
+
+    from edge_asr.train.callbacks import CosineLearningRate
+
+    optimizer = keras.optimizers.Adam(0.01)
+    schedule = CosineLearningRate(optimizer, 0.01, None)
+    schedule.set_params({"epochs": 2, "steps": 10})
+    got = []
+    for epoch, batch in ((1, 0), (1, 10), (2, 10)):
+        schedule.on_epoch_begin(epoch)
+        schedule.on_train_batch_begin(batch)
+        got.append(float(optimizer.learning_rate.numpy()))
+    np.testing.assert_allclose(got, [0.01, 0.01 * (0.05 + 0.95 * 0.5), 0.01 * 0.05], rtol=1e-5)

@@ -12,20 +12,6 @@ EXAMPLE = """examples:
   edge-asr corpus --librispeech ~/LibriSpeech/dev-clean --out data/dev-clean"""
 
 
-def _positive_float(value: str) -> float:
-    number = float(value)
-    if not number > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
-    return number
-
-
-def _fraction(value: str) -> float:
-    number = float(value)
-    if not 0 <= number <= 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {value}")
-    return number
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     from edge_asr.cli_types import positive_int
 
@@ -39,11 +25,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder")
-    p.add_argument("--hours", type=_positive_float, default=1.0, help="hours of audio (default 1)")
+    p.add_argument("--hours", type=float, default=1.0, help="hours of audio (default 1)")
     p.add_argument("--seed", type=int, default=0, help="seed: same seed, same corpus (default 0)")
     p.add_argument(
         "--noise-fraction",
-        type=_fraction,
+        type=float,
         default=0.5,
         help="share of utterances with added white/pink/brown/babble noise (default 0.5)",
     )

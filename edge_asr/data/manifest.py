@@ -2,7 +2,9 @@
 
 Paths in a manifest are relative to the manifest's folder (or absolute), so a corpus folder can
 be moved or copied whole. The seed project's ``key`` is accepted in place of ``audio_filepath``.
-Extra fields (voice, speaker, ...) ride along in ``Utterance.extra``.
+Extra fields (voice, speaker, ...) ride along in ``Utterance.extra``. Manifests written by other
+tools are accepted as they come: a UTF-8 byte-order mark is ignored and a row without
+``duration`` takes it from its audio file's header.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edge_asr.data.audio import AudioError, audio_info
 from runtime.errors import EdgeASRError
 from runtime.fileio import write_text
 
@@ -50,13 +53,12 @@ def _parse_row(line: str, folder: Path) -> Utterance | str:
     raw_path = row.pop(key)
     if not isinstance(raw_path, str) or not raw_path:
         return f"{key} is not a non-empty string"
-    if "duration" not in row:
-        return "no duration"
-    duration = row.pop("duration")
-    if isinstance(duration, bool) or not isinstance(duration, int | float):
-        return f"duration {duration!r} is not a number"
-    if not math.isfinite(duration) or duration < 0:
-        return f"duration {duration!r} is negative or not finite"
+    duration = row.pop("duration", None)
+    if duration is not None:
+        if isinstance(duration, bool) or not isinstance(duration, int | float):
+            return f"duration {duration!r} is not a number"
+        if not math.isfinite(duration) or duration < 0:
+            return f"duration {duration!r} is negative or not finite"
     if "text" not in row:
         return "no text"
     text = row.pop("text")
@@ -65,44 +67,51 @@ def _parse_row(line: str, folder: Path) -> Utterance | str:
     path = Path(raw_path).expanduser()
     if not path.is_absolute():
         path = folder / path
-    return Utterance(Path(os.path.normpath(path)), float(duration), text, row)
+    path = Path(os.path.normpath(path))
+    if duration is None:
+        duration = _header_duration(path)
+    return Utterance(path, float(duration), text, row)
 
 
-def read_manifest(path: str | os.PathLike) -> tuple[list[Utterance], list[str]]:
-    """The good rows of a manifest and a reason for each bad one ("line N: why")."""
+def _header_duration(path: Path) -> float:
+    """Seconds of audio per the file's header; 0.0 when it cannot be read (the audio itself is
+    checked, and the row skipped or refused, where it is decoded)."""
+    try:
+        return audio_info(path)[0] if path.is_file() else 0.0
+    except AudioError:
+        return 0.0
+
+
+def manifest_rows(path: str | os.PathLike) -> list[tuple[int, Utterance | str]]:
+    """``(line number, Utterance or why the row is bad)`` for every non-empty line, in order."""
     path = Path(path)
     if not path.is_file():
         raise ManifestError(f"{path}: no such manifest")
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise ManifestError(f"{path}: cannot read manifest ({exc})") from None
     folder = path.resolve().parent
-    utterances: list[Utterance] = []
-    bad: list[str] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        parsed = _parse_row(line, folder)
-        if isinstance(parsed, str):
-            bad.append(f"line {number}: {parsed}")
-        else:
-            utterances.append(parsed)
-    return utterances, bad
+    return [
+        (number, _parse_row(line, folder))
+        for number, line in enumerate(lines, start=1)
+        if line.strip()
+    ]
 
 
 def load_manifest(path: str | os.PathLike) -> list[Utterance]:
     """Read and validate a manifest; every bad row is reported in one ManifestError.
 
-    Audio files are not checked here: training and evaluation skip (and count) missing ones.
-    Reports that should go on past bad rows use ``read_manifest``.
+    Audio files are not checked here. Commands that featurize a manifest go through
+    ``edge_asr.data.loading.load_set``, which skips (and counts) bad rows and bad audio.
     """
-    utterances, bad = read_manifest(path)
+    rows = manifest_rows(path)
+    bad = [f"line {number}: {row}" for number, row in rows if isinstance(row, str)]
     if bad:
         more = f"; ... and {len(bad) - _MAX_REASONS} more" if len(bad) > _MAX_REASONS else ""
         name = Path(path).name
         raise ManifestError(f"{name}: bad rows: {'; '.join(bad[:_MAX_REASONS])}{more}")
-    return utterances
+    return [row for _, row in rows if isinstance(row, Utterance)]
 
 
 def utterance_row(utterance: Utterance, folder: Path) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -23,19 +24,45 @@ def parse_param(text: str) -> tuple[str, Any]:
 
 
 def parse_threads(text: str) -> tuple[int, int]:
-    """``N`` (intra-op N, inter-op 1) or ``N,M``."""
+    """``N`` (intra-op N, inter-op 1) or ``N,M``, each >= 1."""
     try:
         parts = [int(p) for p in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected N or N,M, got {text!r}") from None
-    if len(parts) == 1:
-        return parts[0], 1
-    if len(parts) == 2:
-        return parts[0], parts[1]
-    raise argparse.ArgumentTypeError(f"expected N or N,M, got {text!r}")
+        parts = []
+    if len(parts) not in (1, 2) or min(parts) < 1:
+        raise argparse.ArgumentTypeError(f"expected N or N,M (each >= 1), got {text!r}")
+    return parts[0], parts[1] if len(parts) == 2 else 1
+
+
+EXAMPLE = """example:
+  edge-asr train --train demo/corpus/train.jsonl --valid demo/corpus/valid.jsonl \\
+      --out demo/model --minutes 20 --optimizer adam --lr-schedule cosine"""
+
+
+def _number(cast: type, low: float, inclusive: bool) -> Any:
+    """An argparse type: a finite ``cast`` number above ``low`` (or at it when inclusive)."""
+    sign = ">=" if inclusive else ">"
+
+    def parse(text: str) -> Any:
+        try:
+            value = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not (math.isfinite(value) and (value >= low if inclusive else value > low)):
+            raise argparse.ArgumentTypeError(f"must be {sign} {low:g}, got {text}")
+        return value
+
+    parse.__name__ = f"{cast.__name__} {sign} {low:g}"
+    return parse
+
+
+positive_float = _number(float, 0.0, inclusive=False)
+non_negative_float = _number(float, 0.0, inclusive=True)
+non_negative_int = _number(int, 0, inclusive=True)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from edge_asr.cli_types import positive_int
     from edge_asr.train.augment import AugmentConfig
 
     p = sub.add_parser(
@@ -43,39 +70,75 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="train a CTC acoustic model into a model directory",
         description="Train a Keras acoustic model with CTC loss. Writes DIR/model.keras (best "
         "validation CER), model.json, features.json, labels.json, train_log.csv and "
-        "checkpoint.npz (for --resume).",
+        "checkpoint.npz (for --resume). Bad manifest rows and unreadable audio are skipped "
+        "and counted (one line each on stderr) unless --strict.",
+        epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--model", help="builder name (default final_model_streaming)")
+    p.add_argument(
+        "--model", help="builder name, see `edge-asr models` (default final_model_streaming)"
+    )
     p.add_argument(
         "--param",
         action="append",
         type=parse_param,
         default=[],
         metavar="K=V",
-        help="builder parameter (repeatable), e.g. --param units=128",
+        help="builder parameter (repeatable), e.g. --param units=128 (default: none)",
     )
     p.add_argument("--train", required=True, type=Path, help="training manifest (JSON lines)")
     p.add_argument("--valid", required=True, type=Path, help="validation manifest")
     p.add_argument("--out", required=True, type=Path, help="model directory to write")
-    p.add_argument("--features", choices=["spectrogram", "mfcc"], default="spectrogram")
-    p.add_argument("--batch-size", type=int, default=16)
     p.add_argument(
-        "--epochs", type=int, help="maximum epochs (default 20, or unlimited with --minutes)"
+        "--features",
+        choices=["spectrogram", "mfcc"],
+        default="spectrogram",
+        help="feature kind (default %(default)s)",
     )
-    p.add_argument("--minutes", type=float, help="training time budget (stops mid-epoch)")
     p.add_argument(
-        "--patience", type=int, default=10, help="stop after N epochs without a better val CER"
+        "--batch-size",
+        type=positive_int,
+        default=16,
+        help="utterances per step (default %(default)s)",
     )
-    p.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
-    p.add_argument("--lr", type=float, help="learning rate (sgd 0.02, adam 1e-3)")
+    p.add_argument(
+        "--epochs",
+        type=positive_int,
+        help="maximum epochs (default 20, or unlimited with --minutes)",
+    )
+    p.add_argument(
+        "--minutes",
+        type=positive_float,
+        help="training time budget, stops mid-epoch (default: none)",
+    )
+    p.add_argument(
+        "--patience",
+        type=non_negative_int,
+        default=10,
+        help="stop after N epochs without a better val CER; 0 never stops (default %(default)s)",
+    )
+    p.add_argument(
+        "--optimizer",
+        choices=["sgd", "adam"],
+        default="sgd",
+        help="sgd (Nesterov momentum) or adam (default %(default)s)",
+    )
+    p.add_argument("--lr", type=positive_float, help="learning rate (default: sgd 0.02, adam 1e-3)")
     p.add_argument(
         "--lr-schedule",
         choices=["constant", "cosine"],
         default="constant",
-        help="cosine decays to 5%% over the time budget (or the epochs)",
+        help="cosine decays to 5%% over the time budget or the epochs (default %(default)s)",
     )
-    p.add_argument("--weight-decay", type=float, default=0.0, help="decoupled weight decay")
-    p.add_argument("--no-augment", action="store_true", help="turn off SpecAugment/stretch")
+    p.add_argument(
+        "--weight-decay",
+        type=non_negative_float,
+        default=0.0,
+        help="decoupled weight decay (default %(default)s)",
+    )
+    p.add_argument(
+        "--no-augment", action="store_true", help="turn off SpecAugment/stretch (default: on)"
+    )
     p.add_argument(
         "--augment",
         action="append",
@@ -83,19 +146,52 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=[],
         metavar="K=V",
         help="augmentation setting (repeatable): "
-        + ", ".join(f.name for f in fields(AugmentConfig)),
+        + ", ".join(f"{f.name} (default {f.default})" for f in fields(AugmentConfig)),
     )
-    p.add_argument("--no-sortagrad", action="store_true", help="shuffle the first epoch too")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--strategy", choices=["mirrored", "multiworker"], help="tf.distribute strategy")
     p.add_argument(
-        "--threads", type=parse_threads, default=(2, 1), metavar="N[,M]", help="TF threads (2,1)"
+        "--no-sortagrad",
+        action="store_true",
+        help="shuffle the first epoch too (default: short-to-long first)",
     )
-    p.add_argument("--jobs", type=int, default=2, help="feature extraction processes")
-    p.add_argument("--cache-dtype", choices=["float16", "float32"], default="float16")
-    p.add_argument("--steps-per-epoch", type=int, help="cap steps per epoch (quick runs)")
+    p.add_argument(
+        "--seed", type=non_negative_int, default=0, help="random seed (default %(default)s)"
+    )
+    p.add_argument(
+        "--strategy",
+        choices=["mirrored", "multiworker"],
+        help="tf.distribute strategy (default: none, one device)",
+    )
+    p.add_argument(
+        "--threads",
+        type=parse_threads,
+        default=(2, 1),
+        metavar="N[,M]",
+        help="TF intra-op[,inter-op] threads (default 2,1)",
+    )
+    p.add_argument(
+        "--jobs",
+        type=positive_int,
+        default=2,
+        help="feature extraction processes (default %(default)s)",
+    )
+    p.add_argument(
+        "--cache-dtype",
+        choices=["float16", "float32"],
+        default="float16",
+        help="in-memory feature cache precision (default %(default)s)",
+    )
+    p.add_argument(
+        "--steps-per-epoch",
+        type=positive_int,
+        help="cap steps per epoch, for quick runs (default: no cap)",
+    )
     p.add_argument("--resume", action="store_true", help="continue training the model in --out")
     p.add_argument("--overwrite", action="store_true", help="replace a model already in --out")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="stop at the first bad manifest row or unreadable audio (default: skip and count)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -112,12 +208,6 @@ def config_from_args(args: argparse.Namespace) -> Any:
         if bad:
             raise EdgeASRError(f"unknown --augment setting(s) {', '.join(bad)}")
         aug = AugmentConfig(**dict(args.augment))
-    for flag in ("batch_size", "epochs", "jobs"):
-        value = getattr(args, flag)
-        if value is not None and value < 1:
-            raise EdgeASRError(f"--{flag.replace('_', '-')} must be at least 1")
-    if args.minutes is not None and args.minutes <= 0:
-        raise EdgeASRError("--minutes must be positive")
     return TrainConfig(
         train_manifest=args.train,
         valid_manifest=args.valid,
@@ -144,6 +234,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
         overwrite=args.overwrite,
         steps_per_epoch=args.steps_per_epoch,
         progress=not args.quiet,
+        strict=args.strict,
     )
 
 

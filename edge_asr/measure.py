@@ -1,8 +1,10 @@
 """Transcribe a list of files with one artifact and report timings and peak memory.
 
-Run as ``python -m runtime.batch`` with a JSON request on stdin; prints JSON lines. The
-validation report runs each artifact in such a fresh process, so its peak RSS is that of a
-process that only transcribes (numpy + one interpreter, no TensorFlow), as on a device.
+Run as ``python -m edge_asr.measure`` with a JSON request on stdin; prints JSON lines. The
+validation report and bench/runtime_speed.py run each artifact in such a fresh process, so its
+peak RSS is that of a process that only transcribes, as on a device: this module imports the
+runtime, ``edge_asr.data.audio`` (soundfile only for non-WAV files) and nothing heavy -- no
+TensorFlow, Keras or converters (tests/test_measure.py checks).
 """
 
 from __future__ import annotations
@@ -15,7 +17,16 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
+
 from runtime.errors import EdgeASRError
+
+# Interpreter modules a backend may load -> the name the report gives them.
+_INTERPRETERS = {
+    "ai_edge_litert": "litert",
+    "tflite_runtime": "tflite-runtime",
+    "onnxruntime": "onnxruntime",
+}
 
 
 def peak_rss_mb() -> float:
@@ -35,15 +46,18 @@ def transcribe_files(
     bundle: str, artifact: str, files: list[str], threads: int = 1
 ) -> Iterator[dict[str, Any]]:
     """Yield one record per file (text, audio seconds, latency), then a summary record with
-    the load time and this process's peak RSS (MB)."""
+    the load time and this process's peak RSS (MB). Latency is features + model + decoding:
+    reading and resampling the file is not what a device's microphone path pays."""
+    from edge_asr.data.audio import load_audio
     from runtime.recognizer import Recognizer
 
     t0 = time.perf_counter()
     rec = Recognizer.from_bundle(bundle, artifact, threads=threads)
     load_s = time.perf_counter() - t0
+    rate = rec.bundle.features.sample_rate
     for file in files:
         try:
-            res = rec.transcribe(file)
+            res = rec.transcribe(load_audio(file, rate))
         except EdgeASRError as exc:
             yield {"type": "result", "file": file, "error": str(exc)}
             continue
@@ -59,53 +73,35 @@ def transcribe_files(
     yield {"type": "summary", "artifact": artifact, "load_s": load_s, "peak_rss_mb": peak_rss_mb()}
 
 
+def _zeros(shape: list[int]) -> np.ndarray:
+    """A zero input for a declared shape: batch 1, and 64 frames for an unknown time axis
+    (longer than any builder's convolution kernel)."""
+    return np.zeros([d if d > 0 else (1 if i == 0 else 64) for i, d in enumerate(shape)], "f4")
+
+
 def loadable_by(path: str, fmt: str) -> dict[str, str]:
-    """Which interpreters installed here can load and run the artifact ('yes', 'no: why',
-    'not checked' when that interpreter is absent)."""
-    import importlib.util
+    """Whether the interpreter the runtime picks here loads the artifact and runs it once on
+    zeros: ``{interpreter: 'yes' | 'no: why'}``."""
+    from runtime.backends import open_backend
 
-    import numpy as np
-
-    status: dict[str, str] = {}
-    candidates = {
-        "tflite": [("litert", "ai_edge_litert.interpreter"), ("tflite-runtime", "tflite_runtime")],
-        "onnx": [("onnxruntime", "onnxruntime")],
-    }[fmt]
-    for label, module in candidates:
-        if importlib.util.find_spec(module.split(".")[0]) is None:
-            status[label] = "not checked"
-            continue
-        try:
-            if label == "tflite-runtime":
-                from tflite_runtime.interpreter import Interpreter
-            elif label == "litert":
-                from ai_edge_litert.interpreter import Interpreter
-            if fmt == "onnx":
-                import onnxruntime as ort
-
-                sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-                feeds = {}
-                for i in sess.get_inputs():
-                    shape = [d if isinstance(d, int) else 32 for d in i.shape]
-                    feeds[i.name] = np.zeros(shape, np.float16 if "16" in i.type else np.float32)
-                sess.run(None, feeds)
-            else:
-                interp = Interpreter(model_path=path)
-                interp.allocate_tensors()
-                interp.invoke()
-            status[label] = "yes"
-        except Exception as exc:  # any failure to load or run is the answer
-            status[label] = f"no: {str(exc).splitlines()[0][:120]}"
-    return status
+    try:
+        backend = open_backend(path, fmt)
+        backend.run({t["name"]: _zeros(t["shape"]) for t in backend.inputs})
+        status = "yes"
+    except EdgeASRError as exc:
+        status = f"no: {str(exc).splitlines()[0][:120]}"
+    loaded = [name for mod, name in _INTERPRETERS.items() if mod in sys.modules]
+    return {name: status for name in loaded} or {fmt: status}
 
 
-def make_request(bundle: Any, artifact: dict[str, Any], files: list[str], threads: int = 1) -> dict:
-    """The request ``run_isolated`` sends: one ``runtime.bundle.Bundle`` artifact over files."""
+def make_request(bundle: Any, artifact: Any, files: list[str], threads: int = 1) -> dict:
+    """The request ``run_isolated`` sends: one artifact (a ``runtime.formats.ArtifactEntry``)
+    of a loaded ``runtime.bundle.Bundle``, over ``files``."""
     return {
         "bundle": str(bundle.path),
-        "artifact": artifact["name"],
-        "path": str(bundle.path / artifact["file"]),
-        "format": artifact["format"],
+        "artifact": artifact.name,
+        "path": str(bundle.path / artifact.file),
+        "format": artifact.format,
         "files": files,
         "threads": threads,
     }
@@ -114,10 +110,10 @@ def make_request(bundle: Any, artifact: dict[str, Any], files: list[str], thread
 def run_isolated(
     request: dict[str, Any], on_result: Callable[[dict[str, Any]], None] | None = None
 ) -> dict[str, Any]:
-    """Run ``request`` in a fresh ``python -m runtime.batch`` process (so its timings and peak
-    RSS are its own); returns the summary plus ``results``, or ``error`` if it failed."""
+    """Run ``request`` in a fresh ``python -m edge_asr.measure`` process (so its timings and
+    peak RSS are its own); returns the summary plus ``results``, or ``error`` if it failed."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "runtime.batch"],
+        [sys.executable, "-m", "edge_asr.measure"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
