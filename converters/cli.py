@@ -17,23 +17,9 @@ EXAMPLE = """example:
       --calib demo/corpus/train.jsonl --targets all"""
 
 
-def _positive_float(value: str) -> float:
-    number = float(value)
-    if not number > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
-    return number
-
-
-def _non_negative_float(value: str) -> float:
-    number = float(value)
-    if not number >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return number
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     from converters.convert import GROUPS, TARGET_NAMES
-    from edge_asr.cli_types import positive_int
+    from edge_asr.cli_types import non_negative_float, positive_float, positive_int
 
     p = sub.add_parser(
         "convert",
@@ -94,13 +80,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--long-seconds",
-        type=_non_negative_float,
+        type=non_negative_float,
         default=30.0,
         help="seconds of the synthetic long check input (0 to skip; default 30)",
     )
     p.add_argument(
         "--timeout",
-        type=_positive_float,
+        type=positive_float,
         default=900.0,
         help="seconds per variant before it is killed (default 900)",
     )

@@ -5,8 +5,10 @@ computing or as a traceback from deep inside a write. The path checks double as 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from pathlib import Path
+from typing import Any
 
 from runtime.errors import EdgeASRError
 
@@ -20,6 +22,27 @@ def positive_int(value: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {number}")
     return number
+
+
+def number(cast: type, low: float, inclusive: bool) -> Any:
+    """An argparse type: a finite ``cast`` number above ``low`` (or at it when inclusive)."""
+    sign = ">=" if inclusive else ">"
+
+    def parse(text: str) -> Any:
+        try:
+            value = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not (math.isfinite(value) and (value >= low if inclusive else value > low)):
+            raise argparse.ArgumentTypeError(f"must be {sign} {low:g}, got {text}")
+        return value
+
+    parse.__name__ = f"{cast.__name__} {sign} {low:g}"
+    return parse
+
+
+positive_float = number(float, 0.0, inclusive=False)
+non_negative_float = number(float, 0.0, inclusive=True)
 
 
 def _no_file_above(path: Path) -> None:

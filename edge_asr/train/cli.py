@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -39,30 +38,10 @@ EXAMPLE = """example:
       --out demo/model --minutes 20 --optimizer adam --lr-schedule cosine"""
 
 
-def _number(cast: type, low: float, inclusive: bool) -> Any:
-    """An argparse type: a finite ``cast`` number above ``low`` (or at it when inclusive)."""
-    sign = ">=" if inclusive else ">"
-
-    def parse(text: str) -> Any:
-        try:
-            value = cast(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if not (math.isfinite(value) and (value >= low if inclusive else value > low)):
-            raise argparse.ArgumentTypeError(f"must be {sign} {low:g}, got {text}")
-        return value
-
-    parse.__name__ = f"{cast.__name__} {sign} {low:g}"
-    return parse
-
-
-positive_float = _number(float, 0.0, inclusive=False)
-non_negative_float = _number(float, 0.0, inclusive=True)
-non_negative_int = _number(int, 0, inclusive=True)
-
-
 def register(sub: argparse._SubParsersAction) -> None:
-    from edge_asr.cli_types import positive_int
+    from edge_asr.cli_types import non_negative_float, number, positive_float, positive_int
+
+    non_negative_int = number(int, 0, inclusive=True)
     from edge_asr.train.augment import AugmentConfig
 
     p = sub.add_parser(
