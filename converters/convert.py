@@ -548,7 +548,6 @@ class _Session:
             return
         artifact = self.out / target.file
         rejected = self.out / REJECTED_DIR / target.file
-        rejected.unlink(missing_ok=True)
         work = self.work
         job = {
             "format": target.format,

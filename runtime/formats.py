@@ -157,6 +157,12 @@ def _kind(value: Any) -> str:
     return {"list": "a list", "dict": "an object"}.get(type(value).__name__, type(value).__name__)
 
 
+def _located(exc: FormatError, where: str) -> FormatError:
+    """``exc`` with ``where`` in front, unless its message already starts there."""
+    msg = str(exc)
+    return FormatError(msg if msg.startswith(where) else f"{where}: {msg}")
+
+
 def _drop_none(data: dict[str, Any], keys: Sequence[str]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if not (k in keys and v is None)}
 
@@ -496,8 +502,7 @@ class StreamSpec:
                 states=r.items("states", StateSpec.from_dict, []),
             )
         except FormatError as exc:
-            msg = str(exc)
-            raise FormatError(msg if msg.startswith(where) else f"{where}: {msg}") from None
+            raise _located(exc, where) from None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -634,8 +639,7 @@ class ArtifactEntry:
                 note=r.text("note", None),
             )
         except FormatError as exc:
-            msg = str(exc)
-            raise FormatError(msg if msg.startswith(where) else f"{where}: {msg}") from None
+            raise _located(exc, where) from None
 
     def to_dict(self, embedded: bool = False) -> dict[str, Any]:
         """The bundle.json entry; ``embedded`` (ONNX metadata_props) leaves out the file's own
@@ -815,8 +819,7 @@ class BundleDoc:
                 parity_check=dict(check) if isinstance(check, Mapping) else {},
             )
         except FormatError as exc:
-            msg = str(exc)
-            raise FormatError(msg if msg.startswith(where) else f"{where}: {msg}") from None
+            raise _located(exc, where) from None
 
     @classmethod
     def read(cls, path: str | os.PathLike) -> BundleDoc:
