@@ -83,5 +83,6 @@ def text_to_int(text: str) -> list[int]:
 
 
 def int_to_text(ints: Iterable[int]) -> str:
-    """Characters for label indices; blanks (28) are skipped."""
-    return "".join(SYMBOLS[int(i)] for i in ints if int(i) != BLANK)
+    """Characters for label indices; blanks (28) are skipped. Tidy like every transcript: single
+    spaces, none at either end (so Keras references and device text compare equal)."""
+    return " ".join("".join(SYMBOLS[int(i)] for i in ints if int(i) != BLANK).split())
