@@ -23,11 +23,13 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
+from converters.audio_in import AudioLayout, audio_input
 from runtime.errors import EdgeASRError
 from runtime.features import FeatureConfig
 from runtime.fileio import write_json
@@ -57,23 +59,25 @@ MAX_STREAM_CALIB_CALLS = 600
 
 @dataclass(frozen=True)
 class Target:
-    """One variant: format x precision x offline/streaming."""
+    """One variant: format x precision x offline/streaming x feature/audio input."""
 
     format: str
     precision: str
     streaming: bool
+    audio: bool = False
 
     @property
     def name(self) -> str:
-        return variant_name(self.format, self.precision, self.streaming)
+        return variant_name(self.format, self.precision, self.streaming, self.audio)
 
     @property
     def file(self) -> str:
-        return variant_file(self.format, self.precision, self.streaming)
+        return variant_file(self.format, self.precision, self.streaming, self.audio)
 
 
 ALL_TARGETS = [
-    Target(fmt, precision, streaming)
+    Target(fmt, precision, streaming, audio)
+    for audio in (False, True)
     for streaming in (False, True)
     for fmt, precisions in PRECISIONS.items()
     for precision in precisions
@@ -86,19 +90,31 @@ GROUPS: dict[str, Callable[[Target], bool]] = {
     "tflite": lambda t: t.format == "tflite",
     "onnx": lambda t: t.format == "onnx",
     "fp32": lambda t: t.precision == "fp32",
+    "audio": lambda t: t.audio,
+    "features": lambda t: not t.audio,
 }
 
 
 def resolve_targets(items: Sequence[str] | None) -> list[Target]:
-    """Target names or groups (all, offline, stream, tflite, onnx, fp32), comma or space
-    separated; order follows ``ALL_TARGETS``."""
+    """Target names or groups (all, offline, stream, tflite, onnx, fp32, audio, features),
+    comma or space separated; a word prefixed with ``-`` removes (``all,-audio``); order follows
+    ``ALL_TARGETS``."""
     words = [w for item in (items or ["all"]) for w in item.replace(",", " ").split()]
     chosen: set[str] = set()
     for word in words:
-        if word in GROUPS:
-            chosen.update(t.name for t in ALL_TARGETS if GROUPS[word](t))
-        elif word in TARGET_NAMES:
-            chosen.add(word)
+        drop = word.startswith("-") and len(word) > 1
+        key = word[1:] if drop else word
+        if key in GROUPS:
+            names = {t.name for t in ALL_TARGETS if GROUPS[key](t)}
+        elif key in TARGET_NAMES:
+            names = {key}
+        else:
+            names = set()
+        if names:
+            if drop:
+                chosen -= names
+            else:
+                chosen |= names
         else:
             raise EdgeASRError(
                 f"unknown target {word!r}; choose from {', '.join(TARGET_NAMES)} or a group "
@@ -116,6 +132,7 @@ class Options:
     timeout: float = 900.0
     long_seconds: float = 30.0
     threads: int = 1
+    audio_dtype: str = "float32"  # input of the audio-in variants: float32 or int16 PCM
 
 
 @dataclass
@@ -177,9 +194,11 @@ def _produce(job: dict[str, Any], model: Any, work: Path) -> str:
     """Write the artifact at ``job["artifact"]``; return what was quantized."""
     from runtime.fileio import write_bytes
 
-    target = Target(job["format"], job["precision"], job["streaming"])
+    target = Target(job["format"], job["precision"], job["streaming"], job["audio"])
     if job.get("fault") == target.name:
         _inject_fault(job)
+    if target.audio:
+        return _produce_audio(job, target, model, work)
     stream = StreamSpec.from_dict(job["stream"]) if target.streaming else None
     if target.format == "tflite":
         from converters import tflite_export
@@ -215,6 +234,53 @@ def _produce(job: dict[str, Any], model: Any, work: Path) -> str:
     return quantize(fp32, job["artifact"], target.precision, calib)
 
 
+#: What every audio-in variant keeps in float, whatever its precision.
+FRONTEND_FLOAT = "front end (framing, DFT, mel/log, normalization) float32"
+
+
+def _produce_audio(job: dict[str, Any], target: Target, model: Any, work: Path) -> str:
+    """The audio-in variant of ``target`` (``converters.audio_in``); what was quantized."""
+    from converters.audio_in import stream_layout
+    from runtime.fileio import write_bytes
+
+    config = FeatureConfig.from_dict(job["features"])
+    dtype = job["audio_dtype"]
+    layout = None
+    if target.streaming:
+        layout = stream_layout(StreamSpec.from_dict(job["feature_stream"]), config, dtype)
+    kind = f"audio-{'stream' if layout else 'offline'}"
+    calib = None
+    if target.precision in ("int8-full", "int8-static"):
+        calib = _load_calibration(job["calib"], kind)
+    if target.format == "tflite":
+        from converters import tflite_export
+
+        saved = str(work / "saved_model")
+        if layout:
+            tflite_export.audio_stream_saved_model(model, layout, config, dtype, saved)
+        else:
+            tflite_export.audio_offline_saved_model(model, config, dtype, saved)
+        flat = tflite_export.convert(saved, target.precision, calib, job["int8_io"])
+        flat = tflite_export.canonical_io(flat, None if layout else job["min_samples"])
+        write_bytes(job["artifact"], flat)
+        what = tflite_export.QUANTIZED_WEIGHTS[target.precision]
+        return f"{what}; {FRONTEND_FLOAT}" if target.precision == "fp32" else what
+    from converters.onnx_audio import FRONTEND_PREFIX, offline_onnx, stream_onnx
+
+    proto = (
+        stream_onnx(model, layout, config, dtype) if layout else offline_onnx(model, config, dtype)
+    )
+    if target.precision == "fp32":
+        write_bytes(job["artifact"], proto.SerializeToString())
+        return f"nothing (float32); {FRONTEND_FLOAT}"
+    from converters.onnx_quant import quantize
+
+    fp32 = work / "fp32.onnx"
+    write_bytes(fp32, proto.SerializeToString())
+    what = quantize(fp32, job["artifact"], target.precision, calib, keep_float=FRONTEND_PREFIX)
+    return f"{what}; {FRONTEND_FLOAT}"
+
+
 def _child(job: dict[str, Any]) -> None:
     """Entry point of a variant's process: convert, then run the artifact on the check set."""
     log = os.open(job["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -237,9 +303,11 @@ def _child(job: dict[str, Any]) -> None:
         result["quantized_weights"] = _produce(job, model, scratch)
         result["conversion_seconds"] = time.perf_counter() - start
         _stage(job, "running the artifact on the check set")
-        features, n_out = CheckSet.load_features(job["checks"])
+        features, n_out, audio = CheckSet.load_inputs(job["checks"], job["audio"])
         stream = StreamSpec.from_dict(job["stream"]) if job["streaming"] else None
-        posteriors, io = run_artifact(job["artifact"], features, n_out, stream, job["threads"])
+        posteriors, io = run_artifact(
+            job["artifact"], features, n_out, stream, job["threads"], audio
+        )
         np.savez(job["posteriors"], *posteriors)
         result["io"] = io
     except EdgeASRError as exc:
@@ -322,18 +390,33 @@ def run_variant(job: dict[str, Any], timeout: float) -> dict[str, Any]:
 # --------------------------------------------------------------------------- parent side
 
 
+class Utterances(NamedTuple):
+    """Check or calibration utterances: names, normalized features and texts, audio files."""
+
+    names: list[str]
+    features: list[np.ndarray]
+    texts: list[str]
+    paths: list[str]
+
+    def audio(self, sample_rate: int) -> list[np.ndarray]:
+        """Float samples at ``sample_rate`` (what audio-in artifacts are fed)."""
+        from edge_asr.data.audio import load_audio
+
+        return [load_audio(p, sample_rate) for p in self.paths]
+
+
 def load_utterances(
     manifest: str | os.PathLike, features: FeatureConfig, limit: int, skip: int = 0
-) -> tuple[list[str], list[np.ndarray], list[str]]:
-    """(names, normalized features, normalized texts) of up to ``limit`` utterances after
-    ``skip``, through the one manifest loader (bad rows and unreadable audio skipped, counted,
-    reported one line each)."""
+) -> Utterances:
+    """Up to ``limit`` utterances after ``skip``, through the one manifest loader (bad rows and
+    unreadable audio skipped, counted, reported one line each)."""
     from edge_asr.data.loading import load_set
 
     loaded = load_set(
         manifest, features, limit=limit, skip=skip, progress=f"features {Path(manifest).name}"
     )
-    return loaded.names, loaded.features, loaded.texts
+    paths = [str(u.path) for u in loaded.utterances]
+    return Utterances(loaded.names, loaded.features, loaded.texts, paths)
 
 
 def stream_calibration(
@@ -364,11 +447,11 @@ def stream_calibration(
     return feeds
 
 
-def _save_calibration(
-    path: Path, offline: list[dict[str, np.ndarray]], stream: list[dict[str, np.ndarray]]
-) -> None:
+def _save_calibration(path: Path, by_kind: dict[str, list[dict[str, np.ndarray]]]) -> None:
+    """Calibration feeds of each kind (offline, stream, audio-offline, audio-stream)."""
     arrays: dict[str, Any] = {}
-    for kind, feeds in (("offline", offline), ("stream", stream)):
+    for kind in ("offline", "stream", "audio-offline", "audio-stream"):
+        feeds = by_kind.get(kind, [])
         names = list(feeds[0]) if feeds else []
         arrays[f"{kind}_names"] = np.array(json.dumps(names))
         arrays[f"{kind}_count"] = np.array(len(feeds))
@@ -386,13 +469,14 @@ def unsupported_reason(
 
     if target.streaming and spec is None:
         return f"model is not streamable: {not_streamable}", None
+    stream_name = variant_name(target.format, target.precision, True, target.audio)
     if (
         target.format == "tflite"
         and target.precision == "int8-full"
         and not target.streaming
         and kinds & {*RECURRENT, BIDIRECTIONAL}
     ):
-        alternative = "tflite-int8-full-stream" if spec is not None else None
+        alternative = stream_name if spec is not None else None
         reason = WHILE_INT8_REASON
         if alternative is None:
             reason += "; this model is not streamable, so there is no unrolled graph either"
@@ -403,12 +487,12 @@ def unsupported_reason(
 def convert_model_dir(
     model_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
-    check: tuple[list[str], list[np.ndarray], list[str]],
-    calib: tuple[list[str], list[np.ndarray], list[str]] | None,
+    check: Utterances,
+    calib: Utterances | None,
     options: Options,
     check_sources: dict[str, Any] | None = None,
 ) -> Outcome:
-    """Convert, gate and bundle. ``check``/``calib``: (ids, features, texts) already extracted
+    """Convert, gate and bundle. ``check``/``calib``: utterances already featurized
     (``load_utterances``).
 
     The bundle is built in a temporary sibling of ``out_dir`` and swapped in at the end, so an
@@ -442,8 +526,8 @@ def _swap_in(build: Path, out: Path) -> None:
 def _convert_into(
     src: ModelDir,
     out: Path,
-    check: tuple[list[str], list[np.ndarray], list[str]],
-    calib: tuple[list[str], list[np.ndarray], list[str]] | None,
+    check: Utterances,
+    calib: Utterances | None,
     options: Options,
     check_sources: dict[str, Any],
 ) -> Outcome:
@@ -462,8 +546,16 @@ def _convert_into(
     spec = stream_spec(model, chunk)
     reason = not_streamable_reason(model) if spec is None else None
 
+    audio_in = any(t.audio for t in options.targets)
     checks = build_check_set(
-        model, *check, long_seconds=options.long_seconds, step_ms=float(src.features.step_ms)
+        model,
+        check.names,
+        check.features,
+        check.texts,
+        long_seconds=options.long_seconds,
+        step_ms=float(src.features.step_ms),
+        audio=check.audio(src.features.sample_rate) if audio_in else None,
+        config=src.features,
     )
     if not any(checks.texts):
         raise EdgeASRError("no usable check utterance (all too short or unreadable)")
@@ -473,7 +565,9 @@ def _convert_into(
     )
     outcome = Outcome(header=header)
     with tempfile.TemporaryDirectory(prefix="edge-asr-convert-") as tmpdir:
-        session = _Session(model, spec, reason, checks, out, Path(tmpdir), options, outcome)
+        session = _Session(
+            model, spec, reason, checks, out, Path(tmpdir), options, outcome, src.features
+        )
         session.prepare(calib)
         with make_progress() as bar:
             task = bar.add_task("converting", total=len(options.targets), info="")
@@ -515,24 +609,56 @@ class _Session:
     work: Path
     options: Options
     outcome: Outcome
+    features: FeatureConfig
     calibration_utterances: int = 0
     calibration_windows: int = 0
 
-    def prepare(self, calib: tuple[list[str], list[np.ndarray], list[str]] | None) -> None:
+    @cached_property
+    def layout(self) -> AudioLayout | None:
+        """The audio-in stream layout (None: the model does not stream)."""
+        from converters.audio_in import stream_layout
+
+        if self.spec is None:
+            return None
+        return stream_layout(self.spec, self.features, self.options.audio_dtype)
+
+    def prepare(self, calib: Utterances | None) -> None:
         """Write the check set and calibration feeds for the child processes."""
         self.checks.save(self.work / "checks.npz")
-        offline: list[dict[str, np.ndarray]] = []
-        stream: list[dict[str, np.ndarray]] = []
-        if any(t.precision in ("int8-full", "int8-static") for t in self.options.targets):
-            usable = [f for f in (calib[1] if calib else []) if self.model.output_length(len(f))]
-            if not usable:
+        feeds: dict[str, list[dict[str, np.ndarray]]] = {}
+        calibrated = [
+            t for t in self.options.targets if t.precision in ("int8-full", "int8-static")
+        ]
+        if calibrated:
+            keep = [
+                i
+                for i, f in enumerate(calib.features if calib else [])
+                if self.model.output_length(len(f))
+            ]
+            if not calib or not keep:
                 raise EdgeASRError("int8-full/int8-static targets need --calib utterances")
-            offline = [{"the_input": f[None].astype(np.float32)} for f in usable]
+            usable = [calib.features[i] for i in keep]
+            feeds["offline"] = [{"the_input": f[None].astype(np.float32)} for f in usable]
             if self.spec is not None:
-                stream = stream_calibration(self.model, self.spec, usable, MAX_STREAM_CALIB_CALLS)
+                feeds["stream"] = stream_calibration(
+                    self.model, self.spec, usable, MAX_STREAM_CALIB_CALLS
+                )
+            if any(t.audio for t in calibrated):
+                from converters.audio_in import audio_stream_calibration
+                from runtime.streaming import as_pcm
+
+                audio = Utterances(*[[c[i] for i in keep] for c in calib]).audio(
+                    self.features.sample_rate
+                )
+                dtype = np.dtype(self.options.audio_dtype)
+                feeds["audio-offline"] = [{"audio": as_pcm(a, dtype)[None]} for a in audio]
+                if self.layout is not None:
+                    feeds["audio-stream"] = audio_stream_calibration(
+                        self.model, self.layout, self.features, audio, MAX_STREAM_CALIB_CALLS
+                    )
             self.calibration_utterances = len(usable)
-            self.calibration_windows = len(stream)
-        _save_calibration(self.work / "calib.npz", offline, stream)
+            self.calibration_windows = len(feeds.get("stream", []))
+        _save_calibration(self.work / "calib.npz", feeds)
 
     def variant(self, target: Target) -> None:
         """Convert one variant in a child process, gate it, record the outcome."""
@@ -543,6 +669,8 @@ class _Session:
         why, alternative = unsupported_reason(
             target, self.spec, self.reason, layer_kinds(self.model)
         )
+        if not why and target.audio and target.streaming and self.layout is None:
+            why = "no audio-in stream layout"
         if why:
             self.outcome.unavailable.append(Unavailable(target.name, why, False, alternative))
             return
@@ -553,7 +681,13 @@ class _Session:
             "format": target.format,
             "precision": target.precision,
             "streaming": target.streaming,
-            "stream": self.spec.to_dict() if self.spec else None,
+            "stream": self._stream(target).to_dict() if target.streaming else None,
+            "feature_stream": self.spec.to_dict() if self.spec else None,
+            "audio": target.audio,
+            "audio_dtype": self.options.audio_dtype,
+            "features": self.features.to_dict(),
+            "min_samples": (self.model.meta.output_length.shortest_input() - 1) * self.features.step
+            + self.features.window,
             "int8_io": self.options.int8_io,
             "threads": self.options.threads,
             "model": str(self.out / SOURCE_FILE),
@@ -578,7 +712,7 @@ class _Session:
             candidate = [data[f"arr_{i}"] for i in range(len(data.files))]
         metrics, problems = measure(self.checks.reference, candidate, self.checks.texts)
         tolerance = tolerance_for(
-            target.name, target.precision, target.streaming, self.options.tolerance
+            target.name, target.precision, target.streaming, self.options.tolerance, target.audio
         )
         parity = verdict(metrics, problems, tolerance)
         file = target.file
@@ -600,8 +734,16 @@ class _Session:
                 parity=parity,
                 inputs=tuple(TensorInfo.from_dict(t, "input") for t in result["io"]["inputs"]),
                 outputs=tuple(TensorInfo.from_dict(t, "output") for t in result["io"]["outputs"]),
-                stream=self.spec if target.streaming else None,
+                stream=self._stream(target) if target.streaming else None,
                 conversion_seconds=result["conversion_seconds"],
                 note=note,
+                audio=audio_input(self.features, self.options.audio_dtype)
+                if target.audio
+                else None,
             )
         )
+
+    def _stream(self, target: Target) -> StreamSpec:
+        spec = self.layout.spec if target.audio and self.layout else self.spec
+        assert spec is not None
+        return spec

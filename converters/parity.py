@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from converters.tolerances import check
+from runtime.features import FeatureConfig
 from runtime.formats import ParityResult, StreamSpec
 
 #: Name prefixes of the synthetic check inputs (no reference text: excluded from CER).
@@ -37,6 +38,8 @@ class CheckSet:
     texts: list[str | None]
     reference: list[np.ndarray] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: Float samples of each input at the bundle rate (for audio-in artifacts), or None.
+    audio: list[np.ndarray] | None = None
 
     @property
     def n_out(self) -> list[int]:
@@ -46,15 +49,20 @@ class CheckSet:
         """Features and reference as one .npz (handed to the conversion child processes)."""
         arrays = {f"f{i}": f for i, f in enumerate(self.features)}
         arrays.update({f"r{i}": r for i, r in enumerate(self.reference)})
+        arrays.update({f"a{i}": a for i, a in enumerate(self.audio or [])})
         np.savez(path, count=np.array(len(self.features)), **arrays)
 
     @staticmethod
-    def load_features(path: str | os.PathLike) -> tuple[list[np.ndarray], list[int]]:
+    def load_inputs(
+        path: str | os.PathLike, audio: bool = False
+    ) -> tuple[list[np.ndarray], list[int], list[np.ndarray] | None]:
+        """(features, output frame counts, audio or None) as ``save`` stored them."""
         with np.load(path) as data:
             count = int(data["count"])
             return (
                 [data[f"f{i}"] for i in range(count)],
                 [len(data[f"r{i}"]) for i in range(count)],
+                [data[f"a{i}"] for i in range(count)] if audio else None,
             )
 
 
@@ -65,13 +73,23 @@ def build_check_set(
     texts: Sequence[str],
     long_seconds: float = 30.0,
     step_ms: float = 10.0,
+    audio: Sequence[np.ndarray] | None = None,
+    config: FeatureConfig | None = None,
 ) -> CheckSet:
-    """Real utterances plus the edge cases (see module doc); reference not computed yet."""
+    """Real utterances plus the edge cases (see module doc); reference not computed yet.
+
+    With ``audio`` (each utterance's samples) and its feature ``config`` the check set also
+    feeds audio-in artifacts: the shortest case is the audio of its frames, the long case is
+    the utterances' audio concatenated, featurized whole, so both inputs share one reference."""
     usable = [i for i, f in enumerate(features) if model.output_length(len(f)) >= 1]
     dropped = len(features) - len(usable)
     checks = CheckSet(
         [names[i] for i in usable], [features[i] for i in usable], [texts[i] for i in usable]
     )
+    if audio is not None:
+        if config is None:
+            raise ValueError("check audio needs its feature config")
+        checks.audio = [np.asarray(audio[i], np.float32) for i in usable]
     if dropped:
         checks.notes.append(f"{dropped} utterance(s) shorter than the model's shortest input")
     if not usable:
@@ -81,11 +99,16 @@ def build_check_set(
         checks.notes.append(
             f"1-frame input skipped: output_length(1) = 0; shortest input is {shortest} frames"
         )
-    longest = max(checks.features, key=len)
+    longest_index = max(range(len(checks.features)), key=lambda i: len(checks.features[i]))
+    longest = checks.features[longest_index]
     if len(longest) >= shortest:
         checks.names.append(f"{SHORT_CASE}({shortest} frames)")
         checks.features.append(np.ascontiguousarray(longest[:shortest]))
         checks.texts.append(None)
+        if checks.audio is not None and config is not None:
+            # Exactly the samples of its first ``shortest`` frames: the same features.
+            samples = (shortest - 1) * config.step + config.window
+            checks.audio.append(checks.audio[longest_index][:samples].copy())
     if long_seconds > 0:
         target = round(long_seconds * 1000 / step_ms)
         parts, words, total, i = [], [], 0, 0
@@ -95,8 +118,15 @@ def build_check_set(
             words.append(checks.texts[i % len(usable)])
             total += len(feats)
             i += 1
-        checks.names.append(f"{LONG_CASE}({total} frames, {i} utterances)")
-        checks.features.append(np.concatenate(parts).astype(np.float32))
+        long_feats = np.concatenate(parts).astype(np.float32)
+        if checks.audio is not None and config is not None:
+            from runtime.features import extract
+
+            long_audio = np.concatenate([checks.audio[j % len(usable)] for j in range(i)])
+            checks.audio.append(long_audio)
+            long_feats = extract(long_audio, config)
+        checks.names.append(f"{LONG_CASE}({len(long_feats)} frames, {i} utterances)")
+        checks.features.append(long_feats)
         checks.texts.append(" ".join(w for w in words if w))
     return checks
 
@@ -116,14 +146,26 @@ def run_artifact(
     n_out: Sequence[int],
     stream: StreamSpec | None = None,
     threads: int = 1,
+    audio: Sequence[np.ndarray] | None = None,
 ) -> tuple[list[np.ndarray], dict[str, Any]]:
     """Posteriors of an artifact in its real interpreter (chunk by chunk for streaming ones)
-    and its tensor infos ``{"inputs": [...], "outputs": [...]}`` as the runtime sees them."""
+    and its tensor infos ``{"inputs": [...], "outputs": [...]}`` as the runtime sees them.
+    ``audio`` (the utterances' samples): the artifact is an audio-in one and gets those."""
     from runtime.backends import open_backend
-    from runtime.streaming import run_chunked
+    from runtime.streaming import as_pcm, run_audio_chunked, run_chunked
 
     backend = open_backend(path, threads=threads)
     posteriors = []
+    if audio is not None:
+        dtype = np.dtype(backend.inputs[0]["dtype"])
+        for samples, n in zip(audio, n_out, strict=True):
+            if stream is not None:
+                out = run_audio_chunked(backend, stream, samples, lambda _t, n=n: n)
+            else:
+                name = backend.input_names[0]
+                out = backend.run({name: as_pcm(samples, dtype)[None]})[backend.output_names[0]][0]
+            posteriors.append(out)
+        return posteriors, {"inputs": backend.inputs, "outputs": backend.outputs}
     for feats, n in zip(features, n_out, strict=True):
         if stream is not None:
             posteriors.append(run_chunked(backend, stream, feats, n))

@@ -16,13 +16,17 @@ unrolled streaming graph: the calibrator segfaults on every WHILE-loop RNN (note
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from runtime.errors import EdgeASRError
+from runtime.features import FeatureConfig
 from runtime.formats import PRECISIONS as _BY_FORMAT
 from runtime.formats import StreamSpec
+
+if TYPE_CHECKING:
+    from converters.audio_in import AudioLayout
 
 PRECISIONS = _BY_FORMAT["tflite"]
 
@@ -47,15 +51,23 @@ def _tf() -> Any:
     return tf
 
 
-def _write_saved_model(twin: Any, directory: str, specs: list[Any], names: list[str]) -> None:
+def _write_saved_model(
+    twin: Any, directory: str, specs: list[Any], names: list[str], fn: Any = None
+) -> None:
     """A SavedModel whose ``serving_default`` signature maps named inputs to named outputs.
 
-    Keras' ExportArchive freezes the weights properly (a bare ``tf.saved_model.save`` of the
-    function leaves READ_VARIABLE ops that fail inside TFLite's WHILE loops)."""
+    ``fn(*inputs) -> outputs`` defaults to calling ``twin``. Keras' ExportArchive freezes the
+    weights properly (a bare ``tf.saved_model.save`` of the function leaves READ_VARIABLE ops
+    that fail inside TFLite's WHILE loops)."""
     import keras
 
+    def call_twin(*inputs: Any) -> Any:
+        return twin(list(inputs) if len(inputs) > 1 else inputs[0], training=False)
+
+    body = fn or call_twin
+
     def serve(*inputs: Any) -> dict[str, Any]:
-        outputs = twin(list(inputs) if len(inputs) > 1 else inputs[0], training=False)
+        outputs = body(*inputs)
         outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
         return dict(zip(names, outputs, strict=True))
 
@@ -89,6 +101,30 @@ def streaming_saved_model(model: Any, spec: StreamSpec, directory: str) -> None:
     _write_saved_model(twin, directory, specs, names)
 
 
+def audio_offline_saved_model(
+    model: Any, config: FeatureConfig, dtype: str, directory: str
+) -> None:
+    """SavedModel of the audio-in offline graph: ``audio (1, None) -> probs, ids``."""
+    from converters.audio_in import offline_function
+    from edge_asr.models.twin import inference_twin
+
+    twin, _ = inference_twin(model, copy=True, batch=1, name="export")
+    fn, names = offline_function(twin, config, dtype)
+    _write_saved_model(twin, directory, list(fn.input_signature), names, fn)
+
+
+def audio_stream_saved_model(
+    model: Any, layout: AudioLayout, config: FeatureConfig, dtype: str, directory: str
+) -> None:
+    """SavedModel of one audio-in streaming call (``converters.audio_in``)."""
+    from converters.audio_in import output_names, stream_function
+    from converters.streaming import streaming_twin
+
+    twin = streaming_twin(model, layout.feature_spec)
+    fn = stream_function(twin, layout, config, dtype)
+    _write_saved_model(twin, directory, list(fn.input_signature), output_names(layout.spec), fn)
+
+
 def convert(
     saved_model: str,
     precision: str,
@@ -108,7 +144,7 @@ def convert(
     if precision == "int8-full":
         if calibration is None:
             raise EdgeASRError("int8-full needs calibration data (--calib)")
-        samples = [{k: np.asarray(a, np.float32) for k, a in feed.items()} for feed in calibration]
+        samples = [{k: _calibration_array(a) for k, a in feed.items()} for feed in calibration]
         if not samples:
             raise EdgeASRError("int8-full needs calibration data; none was given")
         converter.representative_dataset = lambda: iter(samples)
@@ -149,7 +185,11 @@ def canonical_io(flatbuffer: bytes, default_frames: int | None = None) -> bytes:
         dynamic_time = signature_shape is not None and list(signature_shape)[1:2] == [-1]
         if default_frames and dynamic_time and len(signature_shape) == 3:
             tensor.shape = np.array([tensor.shape[0], default_frames, tensor.shape[2]], np.int32)
-    graph.inputs = np.array([i for _, i in _ordered(inputs, "the_input", "feats")], np.int32)
+        if default_frames and dynamic_time and len(signature_shape) == 2:  # audio samples
+            tensor.shape = np.array([tensor.shape[0], default_frames], np.int32)
+    graph.inputs = np.array(
+        [i for _, i in _ordered(inputs, "the_input", "feats", "audio")], np.int32
+    )
     graph.outputs = np.array([i for _, i in _ordered(outputs, "probs")], np.int32)
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
@@ -157,9 +197,17 @@ def canonical_io(flatbuffer: bytes, default_frames: int | None = None) -> bytes:
 def _ordered(pairs: list[tuple[str, int]], *first: str) -> list[tuple[str, int]]:
     """Main tensor first, then the states in numeric order (state_in_2 before state_in_10)."""
 
-    def key(pair: tuple[str, int]) -> tuple[int, int, str]:
+    def key(pair: tuple[str, int]) -> tuple[int, int, int, str]:
         name = pair[0]
-        digits = name.rsplit("_", 1)[-1]
-        return (0 if name in first else 1, int(digits) if digits.isdigit() else 0, name)
+        tail = name.rsplit("_", 1)[-1]
+        extra = ("audio", "frames", "calls")  # audio-in states follow the recurrent ones
+        rank = extra.index(tail) + 1 if tail in extra else 0
+        return (0 if name in first else 1, rank, int(tail) if tail.isdigit() else 0, name)
 
     return sorted(pairs, key=key)
+
+
+def _calibration_array(a: np.ndarray) -> np.ndarray:
+    """Float feeds as float32; integer ones (audio-in int16 samples, the call counter) as is."""
+    a = np.asarray(a)
+    return a if np.issubdtype(a.dtype, np.integer) else a.astype(np.float32)

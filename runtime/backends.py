@@ -50,8 +50,8 @@ def _quantize(x: np.ndarray, info: dict[str, Any]) -> np.ndarray:
 
 def _dequantize(x: np.ndarray, info: dict[str, Any]) -> np.ndarray:
     q = info.get("quantization")
-    if not q:
-        return x.astype(np.float32, copy=False)
+    if not q:  # integer tensors that are not quantized (ids, counters) keep their type
+        return x if x.dtype.kind in "iub" else x.astype(np.float32, copy=False)
     return ((x.astype(np.float32) - q["zero_point"]) * q["scale"]).astype(np.float32)
 
 
@@ -191,7 +191,8 @@ class OnnxBackend(Backend):
 
     @staticmethod
     def _info(t: Any) -> dict[str, Any]:
-        dtype = {"tensor(float)": "float32", "tensor(float16)": "float16"}.get(t.type, t.type)
+        dtype = t.type.removeprefix("tensor(").removesuffix(")")
+        dtype = {"float": "float32", "double": "float64", "bool": "bool"}.get(dtype, dtype)
         shape = [s if isinstance(s, int) else -1 for s in t.shape]
         return {"name": t.name, "shape": shape, "dtype": dtype, "quantization": None}
 
@@ -203,7 +204,7 @@ class OnnxBackend(Backend):
         except Exception as exc:
             raise BackendError(f"ONNX run failed: {exc}") from None
         return {
-            o["name"]: np.asarray(v, dtype=np.float32)
+            o["name"]: v if v.dtype.kind in "iub" else np.asarray(v, dtype=np.float32)
             for o, v in zip(self.outputs, values, strict=True)
         }
 

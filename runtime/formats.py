@@ -10,6 +10,7 @@ artifact on a contract it did not check. Stdlib and numpy only: the device reads
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -23,8 +24,10 @@ from runtime.features import FeatureConfig, FeatureConfigError
 from runtime.fileio import write_json, write_text
 from runtime.lengths import PADDINGS, cnn_output_length
 
-#: Newest bundle schema this code writes and reads (older ones stay readable).
-SCHEMA_VERSION = 1
+#: Newest bundle schema this code writes and reads (older ones stay readable). 2 added audio-in
+#: artifacts (``ArtifactEntry.audio``, ``StreamSpec.audio``); a schema-1 bundle reads as one
+#: without them.
+SCHEMA_VERSION = 2
 
 BUNDLE_FILE = "bundle.json"
 SOURCE_FILE = "source/model.keras"
@@ -44,6 +47,9 @@ PRECISIONS: dict[str, tuple[str, ...]] = {
 }
 FORMATS: tuple[str, ...] = tuple(PRECISIONS)
 STREAM_SUFFIX = "-stream"
+AUDIO_SUFFIX = "-audio"
+#: Input sample types of audio-in artifacts: float32 in [-1, 1) or int16 PCM.
+AUDIO_DTYPES = ("float32", "int16")
 
 #: Upper bounds on stream-spec sizes: far above any real model, low enough that a corrupt spec
 #: cannot make a device allocate gigabytes or loop forever.
@@ -55,14 +61,23 @@ class FormatError(EdgeASRError):
     """A contract file (bundle.json, model.json, ...) that is missing, malformed or too new."""
 
 
-def variant_name(fmt: str, precision: str, streaming: bool) -> str:
-    """``tflite-int8-dynamic``, ``onnx-fp32-stream``, ..."""
-    return f"{fmt}-{precision}" + (STREAM_SUFFIX if streaming else "")
+def variant_name(fmt: str, precision: str, streaming: bool, audio: bool = False) -> str:
+    """``tflite-int8-dynamic``, ``onnx-fp32-stream``, ``onnx-fp32-audio-stream``, ..."""
+    return (
+        f"{fmt}-{precision}"
+        + (AUDIO_SUFFIX if audio else "")
+        + (STREAM_SUFFIX if streaming else "")
+    )
 
 
-def variant_file(fmt: str, precision: str, streaming: bool) -> str:
-    """``model.int8-dynamic.tflite``, ``model.fp32.stream.onnx``, ..."""
-    return f"model.{precision}" + (".stream" if streaming else "") + f".{fmt}"
+def variant_file(fmt: str, precision: str, streaming: bool, audio: bool = False) -> str:
+    """``model.int8-dynamic.tflite``, ``model.fp32.stream.onnx``, ``model.fp32.audio.onnx``..."""
+    return (
+        f"model.{precision}"
+        + (".audio" if audio else "")
+        + (".stream" if streaming else "")
+        + f".{fmt}"
+    )
 
 
 # --------------------------------------------------------------------------- field readers
@@ -306,12 +321,14 @@ def _features(data: Any, where: str) -> FeatureConfig:
 @dataclass(frozen=True)
 class ModelMeta:
     """What a model is (``model.json``): builder name, its params, the length rule, and whether
-    it is causal (streamable: every layer looks back only)."""
+    it is causal (streamable: every layer looks back only). ``source`` (optional) records where
+    an imported model came from (``edge-asr import``: file, kind, normalization choice)."""
 
     name: str
     params: Mapping[str, Any] = field(default_factory=dict)
     output_length: LengthRule = field(default_factory=LengthRule)
     streamable: bool = True
+    source: Mapping[str, Any] | None = None
 
     @classmethod
     def from_dict(cls, data: Any, where: str = MODEL_META_FILE) -> ModelMeta:
@@ -319,11 +336,15 @@ class ModelMeta:
         params = r.raw("params", {})
         if not isinstance(params, Mapping):
             raise r.error("params", f"must be an object, got {_kind(params)}")
+        source = r.raw("source", None)
+        if source is not None and not isinstance(source, Mapping):
+            raise r.error("source", f"must be an object, got {_kind(source)}")
         return cls(
             name=r.text("name"),
             params=dict(params),
             output_length=LengthRule.from_dict(r.raw("output_length"), f"{where}: output_length"),
             streamable=r.flag("streamable", True),
+            source=None if source is None else dict(source),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -332,6 +353,7 @@ class ModelMeta:
             "params": dict(self.params),
             "output_length": self.output_length.to_dict(),
             "streamable": self.streamable,
+            **({} if self.source is None else {"source": dict(self.source)}),
         }
 
 
@@ -461,6 +483,103 @@ class StateSpec:
         }
 
 
+def features_sha256(config: FeatureConfig) -> str:
+    """sha256 of a feature config as canonical JSON: what an audio-in artifact was built for."""
+    text = json.dumps(config.to_dict(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class AudioInput:
+    """An audio-in artifact's input: PCM at ``sample_rate`` of ``dtype``, features computed in
+    the graph for the feature config whose ``features_sha256`` is recorded."""
+
+    sample_rate: int
+    dtype: str
+    features_sha256: str
+
+    def __post_init__(self) -> None:
+        if self.dtype not in AUDIO_DTYPES:
+            raise FormatError(f"audio: dtype must be one of {', '.join(AUDIO_DTYPES)}")
+        if not 1000 <= self.sample_rate <= 768_000:
+            raise FormatError(f"audio: sample_rate {self.sample_rate} out of [1000, 768000]")
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "audio") -> AudioInput:
+        r = _Reader(data, where)
+        try:
+            return cls(
+                sample_rate=r.integer("sample_rate", low=1),
+                dtype=r.text("dtype"),
+                features_sha256=r.text("features_sha256"),
+            )
+        except FormatError as exc:
+            raise _located(exc, where) from None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sample_rate": self.sample_rate,
+            "dtype": self.dtype,
+            "features_sha256": self.features_sha256,
+        }
+
+
+@dataclass(frozen=True)
+class AudioStream:
+    """How an audio-in streaming artifact is fed (docs/formats.md, "Audio-in artifacts"):
+    ``chunk_samples`` per call; the first ``warmup_calls`` calls only fill the graph's feature
+    context (their outputs are dropped, states do not advance); ``frame_window``/``frame_step``/
+    ``pad_last_frame`` give the utterance's feature-frame count, from which the bundle's
+    ``output_length`` rule gives how many posterior frames to keep."""
+
+    chunk_samples: int
+    warmup_calls: int
+    frame_window: int
+    frame_step: int
+    pad_last_frame: bool
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.frame_step <= self.frame_window <= MAX_STREAM_FRAMES:
+            raise FormatError("stream: audio: need 1 <= frame_step <= frame_window")
+        if self.chunk_samples < 1 or self.chunk_samples % self.frame_step:
+            raise FormatError(
+                f"stream: audio: chunk_samples ({self.chunk_samples}) must be a positive "
+                f"multiple of frame_step ({self.frame_step})"
+            )
+        if not 0 <= self.warmup_calls <= 64:
+            raise FormatError(f"stream: audio: warmup_calls ({self.warmup_calls}) not in [0, 64]")
+
+    def num_frames(self, n_samples: int) -> int:
+        """Feature frames of an utterance of ``n_samples`` (== ``FeatureConfig.num_frames``)."""
+        w, h = self.frame_window, self.frame_step
+        if self.pad_last_frame:
+            return 0 if n_samples <= 0 else 1 + max(0, -(-(n_samples - w) // h))
+        return 0 if n_samples < w else (n_samples - w) // h + 1
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "audio") -> AudioStream:
+        r = _Reader(data, where)
+        try:
+            return cls(
+                chunk_samples=r.integer("chunk_samples", low=1, high=MAX_STREAM_FRAMES * 100),
+                warmup_calls=r.integer("warmup_calls", low=0, high=64),
+                frame_window=r.integer("frame_window", low=1, high=MAX_STREAM_FRAMES),
+                frame_step=r.integer("frame_step", low=1, high=MAX_STREAM_FRAMES),
+                pad_last_frame=r.flag("pad_last_frame"),
+            )
+        except FormatError as exc:
+            raise _located(exc, where) from None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "chunk_samples": self.chunk_samples,
+            "warmup_calls": self.warmup_calls,
+            "frame_window": self.frame_window,
+            "frame_step": self.frame_step,
+            "pad_last_frame": self.pad_last_frame,
+        }
+
+
 @dataclass(frozen=True)
 class StreamSpec:
     """How a device runs a streaming artifact chunk after chunk (docs/formats.md, STREAM).
@@ -474,6 +593,7 @@ class StreamSpec:
     output_frames: int
     left_pad_frames: int = 0
     states: tuple[StateSpec, ...] = ()
+    audio: AudioStream | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.chunk_frames <= self.window_frames <= MAX_STREAM_FRAMES:
@@ -500,6 +620,9 @@ class StreamSpec:
                 output_frames=r.integer("output_frames", low=1, high=MAX_STREAM_FRAMES),
                 left_pad_frames=r.integer("left_pad_frames", 0, high=MAX_STREAM_FRAMES),
                 states=r.items("states", StateSpec.from_dict, []),
+                audio=None
+                if r.raw("audio", None) is None
+                else AudioStream.from_dict(r.raw("audio"), "audio"),
             )
         except FormatError as exc:
             raise _located(exc, where) from None
@@ -511,6 +634,7 @@ class StreamSpec:
             "left_pad_frames": self.left_pad_frames,
             "output_frames": self.output_frames,
             "states": [s.to_dict() for s in self.states],
+            **({"audio": self.audio.to_dict()} if self.audio else {}),
         }
 
 
@@ -575,6 +699,52 @@ def _relative_file(value: str, where: str) -> str:
 
 
 @dataclass(frozen=True)
+class MicroCheck:
+    """What TensorFlow Lite Micro makes of a TFLite artifact (``converters.micro``): whether it
+    loads and runs there, the ops it lacks, the smallest arena that works, and the greedy-decode
+    agreement of TFLM with LiteRT on the check utterances. ``flash_bytes`` is the flatbuffer a
+    microcontroller stores; ``static_shapes`` says whether every tensor shape is static (what
+    TFLM and NNAPI/GPU/NPU delegates need); ``reason`` says why an artifact is not compatible."""
+
+    compatible: bool
+    unsupported_ops: tuple[str, ...] = ()
+    arena_bytes: int = 0
+    decode_agreement: float = 0.0
+    flash_bytes: int = 0
+    static_shapes: bool = False
+    reason: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "micro") -> MicroCheck:
+        r = _Reader(data, where)
+        ops = r.raw("unsupported_ops", [])
+        if not isinstance(ops, list) or not all(isinstance(o, str) for o in ops):
+            raise r.error("unsupported_ops", "must be a list of op names")
+        return cls(
+            compatible=r.flag("compatible"),
+            unsupported_ops=tuple(ops),
+            arena_bytes=r.integer("arena_bytes", 0),
+            decode_agreement=r.number("decode_agreement", 0.0),
+            flash_bytes=r.integer("flash_bytes", 0),
+            static_shapes=r.flag("static_shapes", False),
+            reason=r.text("reason", None),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "compatible": self.compatible,
+            "unsupported_ops": list(self.unsupported_ops),
+            "arena_bytes": self.arena_bytes,
+            "decode_agreement": self.decode_agreement,
+            "flash_bytes": self.flash_bytes,
+            "static_shapes": self.static_shapes,
+        }
+        if self.reason:
+            data["reason"] = self.reason
+        return data
+
+
+@dataclass(frozen=True)
 class ArtifactEntry:
     """One converted, gated variant (docs/formats.md, ARTIFACT)."""
 
@@ -592,6 +762,8 @@ class ArtifactEntry:
     size_bytes: int | None = None
     conversion_seconds: float = 0.0
     note: str | None = None
+    audio: AudioInput | None = None
+    micro: MicroCheck | None = None  # TFLite only: the TFLM check (converters.micro)
 
     def __post_init__(self) -> None:
         if self.format not in PRECISIONS:
@@ -602,6 +774,11 @@ class ArtifactEntry:
             )
         if self.streaming and self.stream is None:
             raise FormatError(f"artifact {self.name}: streaming but has no 'stream' spec")
+        if self.streaming and self.stream and (self.audio is None) != (self.stream.audio is None):
+            raise FormatError(
+                f"artifact {self.name}: an audio-in streaming artifact needs both 'audio' and "
+                "'stream.audio' (a feature-input one neither)"
+            )
         _relative_file(self.file, f"artifact {self.name}")
 
     @property
@@ -637,6 +814,12 @@ class ArtifactEntry:
                 size_bytes=r.integer("size_bytes", None),
                 conversion_seconds=r.number("conversion_seconds", 0.0),
                 note=r.text("note", None),
+                audio=None
+                if r.raw("audio", None) is None
+                else AudioInput.from_dict(r.raw("audio"), "audio"),
+                micro=None
+                if r.raw("micro", None) is None
+                else MicroCheck.from_dict(r.raw("micro"), "micro"),
             )
         except FormatError as exc:
             raise _located(exc, where) from None
@@ -653,6 +836,7 @@ class ArtifactEntry:
             "inputs": [t.to_dict() for t in self.inputs],
             "outputs": [t.to_dict() for t in self.outputs],
             "stream": self.stream.to_dict() if self.stream else None,
+            "audio": self.audio.to_dict() if self.audio else None,
             "quantized_weights": self.quantized_weights,
             "sha256": self.sha256,
             "size_bytes": self.size_bytes,
@@ -661,6 +845,8 @@ class ArtifactEntry:
         }
         if self.note:
             data["note"] = self.note
+        if self.micro is not None:
+            data["micro"] = self.micro.to_dict()
         if embedded:
             del data["sha256"], data["size_bytes"]
         return data
@@ -805,6 +991,20 @@ class BundleDoc:
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise FormatError(f"bundle lists artifact {dupes[0]!r} twice")
+        expected = features_sha256(self.header.features)
+        for a in self.artifacts:
+            if a.audio is None:
+                continue
+            if a.audio.features_sha256 != expected:
+                raise FormatError(
+                    f"artifact {a.name}: built for other features than the bundle's "
+                    "(audio.features_sha256 differs: features edited after conversion?)"
+                )
+            if a.audio.sample_rate != self.header.features.sample_rate:
+                raise FormatError(
+                    f"artifact {a.name}: audio.sample_rate {a.audio.sample_rate} != features "
+                    f"sample_rate {self.header.features.sample_rate}"
+                )
 
     @classmethod
     def from_dict(cls, data: Any, where: str = BUNDLE_FILE) -> BundleDoc:
@@ -844,11 +1044,15 @@ class BundleDoc:
 
 
 __all__ = [
+    "AUDIO_DTYPES",
     "BUNDLE_FILE",
     "FORMATS",
     "PRECISIONS",
+    "MicroCheck",
     "SCHEMA_VERSION",
     "ArtifactEntry",
+    "AudioInput",
+    "AudioStream",
     "BundleDoc",
     "BundleHeader",
     "ConvLength",
@@ -864,6 +1068,7 @@ __all__ = [
     "StreamSpec",
     "TensorInfo",
     "Unavailable",
+    "features_sha256",
     "replace",
     "variant_file",
     "variant_name",

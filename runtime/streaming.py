@@ -12,13 +12,14 @@ share one backend: the backend is what makes concurrent calls safe (``runtime.ba
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 
 from runtime.backends import Backend
 from runtime.formats import StreamSpec
 
-__all__ = ["ChunkRunner", "run_chunked"]
+__all__ = ["AudioChunkRunner", "ChunkRunner", "as_pcm", "run_audio_chunked", "run_chunked"]
 
 
 def _pick(names: list[str], preferred: str) -> str:
@@ -97,3 +98,118 @@ def run_chunked(backend: Backend, spec: StreamSpec, features: np.ndarray, n_out:
     bundle's output_length rule)."""
     runner = ChunkRunner(backend, spec)
     return np.concatenate([runner.push(features), runner.flush()])[:n_out]
+
+
+def as_pcm(samples: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Float samples in [-1, 1] as an audio-in artifact's input type (float32 or int16 PCM)."""
+    x = np.asarray(samples, np.float32)
+    if np.dtype(dtype) == np.int16:
+        return np.clip(np.round(x * 32768.0), -32768, 32767).astype(np.int16)
+    return x
+
+
+class AudioChunkRunner:
+    """Feed PCM samples to an audio-in streaming artifact (features computed in the graph).
+
+    Follows the ``stream.audio`` rules of docs/formats.md: chunks of ``chunk_samples``, every
+    state carried, the outputs of the first ``warmup_calls`` calls dropped, and at the end zero
+    chunks until the ``output_length(num_frames(N))`` frames of the utterance are out.
+    """
+
+    def __init__(
+        self, backend: Backend, spec: StreamSpec, output_length: Callable[[int], int]
+    ) -> None:
+        if spec.audio is None:
+            raise ValueError("not an audio-in stream spec")
+        self.backend = backend
+        self.spec = spec
+        self.audio = spec.audio
+        self.output_length = output_length
+        self.audio_name = _pick(backend.input_names, "audio")
+        self.probs_name = _pick(backend.output_names, "probs")
+        audio_in = next(i for i in backend.inputs if i["name"] == self.audio_name)
+        self.dtype = np.dtype(audio_in["dtype"])
+        probs = next(o for o in backend.outputs if o["name"] == self.probs_name)
+        self.classes = int(probs["shape"][-1])
+        self.call_ms: list[float] = []
+        self.reset()
+
+    @property
+    def output_frames(self) -> int:
+        return self.spec.output_frames
+
+    def reset(self) -> None:
+        self._restart()
+        self.call_ms = []
+
+    def _restart(self) -> None:
+        self._buf = np.zeros(0, np.float32)
+        self._states = {s.input: np.zeros(s.shape, np.dtype(s.dtype)) for s in self.spec.states}
+        self._calls = 0
+        self._samples = 0
+        self._emitted = 0
+
+    def _empty(self) -> np.ndarray:
+        return np.zeros((0, self.classes), np.float32)
+
+    def _call(self, chunk: np.ndarray) -> np.ndarray | None:
+        feeds = {self.audio_name: as_pcm(chunk, self.dtype)[None], **self._states}
+        t0 = time.perf_counter()
+        out = self.backend.run(feeds)
+        self.call_ms.append((time.perf_counter() - t0) * 1e3)
+        for s in self.spec.states:
+            self._states[s.input] = out[s.output]
+        self._calls += 1
+        if self._calls <= self.audio.warmup_calls:
+            return None
+        return out[self.probs_name][0]
+
+    def push(self, samples: np.ndarray) -> np.ndarray:
+        """Add float samples in [-1, 1]; return the posterior frames (m, C) they complete."""
+        x = np.asarray(samples, np.float32).reshape(-1)
+        self._samples += len(x)
+        self._buf = np.concatenate([self._buf, x]) if len(self._buf) else x
+        size = self.audio.chunk_samples
+        outs = []
+        while len(self._buf) >= size:
+            out = self._call(self._buf[:size])
+            self._buf = self._buf[size:]
+            if out is not None:
+                outs.append(out)
+        probs = np.concatenate(outs) if outs else self._empty()
+        self._emitted += len(probs)
+        return probs
+
+    def flush(self) -> np.ndarray:
+        """End the utterance: zero-padded chunks until all its frames are out; then restart."""
+        need = self.output_length(self.audio.num_frames(self._samples))
+        size = self.audio.chunk_samples
+        outs = []
+        got = self._emitted
+        first = True
+        while got < need:
+            chunk = np.zeros(size, np.float32)
+            if first:
+                chunk[: len(self._buf)] = self._buf
+                first = False
+            out = self._call(chunk)
+            if out is not None:
+                outs.append(out)
+                got += len(out)
+        probs = np.concatenate(outs) if outs else self._empty()
+        keep = max(0, need - self._emitted)
+        self._restart()
+        return probs[:keep]
+
+
+def run_audio_chunked(
+    backend: Backend,
+    spec: StreamSpec,
+    samples: np.ndarray,
+    output_length: Callable[[int], int],
+) -> np.ndarray:
+    """Posteriors of a whole utterance through an audio-in streaming artifact."""
+    runner = AudioChunkRunner(backend, spec, output_length)
+    head = runner.push(samples)
+    need = output_length(spec.audio.num_frames(len(samples))) if spec.audio else 0
+    return np.concatenate([head, runner.flush()])[:need]

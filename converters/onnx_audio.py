@@ -1,0 +1,192 @@
+"""ONNX audio-in graphs: the front end (tf2onnx of ``converters.audio_in``'s TensorFlow ops)
+joined to the native-RNN acoustic graph (``converters.onnx_export``).
+
+Why join two graphs: the acoustic graph is built op by op with native GRU/LSTM/RNN (tf2onnx turns
+Keras 3 RNNs into slow Loop nodes), while the front end has no recurrence, so tf2onnx translates
+its Conv/MatMul/Log ops one to one, from the same TensorFlow definition the TFLite artifact uses:
+one front end, exported by each format's own tool. Every front-end node is named
+``frontend/...`` so the quantizers can keep exactly that part in float.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import onnx
+from onnx import TensorProto, helper
+
+from converters.audio_in import (
+    AUDIO_INPUT,
+    AUDIO_STATE,
+    CALLS_STATE,
+    FRAMES_STATE,
+    IDS_OUTPUT,
+    AudioLayout,
+    frames_function,
+)
+from converters.onnx_export import (
+    INPUT_NAME,
+    IR_VERSION,
+    OPSET,
+    OUTPUT_NAME,
+    STREAM_INPUT_NAME,
+    OnnxExportError,
+    build_onnx,
+)
+from runtime.features import FeatureConfig
+
+FRONTEND_PREFIX = "frontend/"
+_ONNX_DTYPES = {
+    "float32": TensorProto.FLOAT,
+    "int16": TensorProto.INT16,
+    "int32": TensorProto.INT32,
+}
+
+
+def _tf2onnx(fn: Any, signature: list[Any], outputs: list[str]) -> onnx.ModelProto:
+    """tf2onnx of ``fn``; graph outputs renamed to ``outputs``, every node named frontend/*."""
+    import tf2onnx
+
+    tf_logger = logging.getLogger("tf2onnx")
+    level = tf_logger.level
+    tf_logger.setLevel(logging.ERROR)
+    try:
+        proto, _ = tf2onnx.convert.from_function(fn, input_signature=signature, opset=OPSET)
+    except Exception as exc:  # tf2onnx raises bare exceptions of many kinds
+        raise OnnxExportError(f"tf2onnx failed on the feature front end: {exc}") from None
+    finally:
+        tf_logger.setLevel(level)
+    graph = proto.graph
+    renames = {o.name: new for o, new in zip(graph.output, outputs, strict=True)}
+    renames.update({i.name: i.name.split(":")[0] for i in graph.input})
+    for node in graph.node:
+        node.name = FRONTEND_PREFIX + node.name
+        node.input[:] = [renames.get(n, n) for n in node.input]
+        node.output[:] = [renames.get(n, n) for n in node.output]
+    for value in (*graph.input, *graph.output):
+        value.name = renames.get(value.name, value.name)
+    domains = {n.domain for n in graph.node} - {"", "ai.onnx"}
+    if domains:
+        raise OnnxExportError(f"front end needs non-default ONNX domains {sorted(domains)}")
+    proto.ir_version = IR_VERSION
+    return proto
+
+
+def _join(front: onnx.ModelProto, acoustic: onnx.ModelProto, link: str, into: str) -> Any:
+    """``front``'s output ``link`` feeds ``acoustic``'s input ``into``."""
+    merged = onnx.compose.merge_models(front, acoustic, io_map=[(link, into)])
+    return merged
+
+
+def offline_onnx(model: Any, config: FeatureConfig, dtype: str) -> onnx.ModelProto:
+    """``audio (1, N) -> probs (1, T', C), ids (1, T')``."""
+    import tensorflow as tf
+
+    from converters.frontend import FrontEnd
+
+    front = FrontEnd(config, dtype)
+    tf_dtype = tf.int16 if dtype == "int16" else tf.float32
+    signature = [tf.TensorSpec((1, None), tf_dtype, AUDIO_INPUT)]
+    fn = tf.function(front.offline, input_signature=signature)
+    head = _tf2onnx(fn, signature, ["frontend_feats"])
+    acoustic, _ = build_onnx(model)
+    merged = _join(head, acoustic, "frontend_feats", INPUT_NAME)
+    graph = merged.graph
+    graph.node.extend(
+        [
+            helper.make_node(
+                "ArgMax", [OUTPUT_NAME], ["ids_int64"], name="ids_argmax", axis=-1, keepdims=0
+            ),
+            helper.make_node(
+                "Cast", ["ids_int64"], [IDS_OUTPUT], name="ids_cast", to=TensorProto.INT32
+            ),
+        ]
+    )
+    graph.output.append(helper.make_tensor_value_info(IDS_OUTPUT, TensorProto.INT32, [1, "frames"]))
+    return _checked(merged)
+
+
+def stream_onnx(model: Any, layout: AudioLayout, config: FeatureConfig, dtype: str) -> Any:
+    """One audio-in streaming call; inputs and outputs in ``layout.spec`` order."""
+    import tensorflow as tf
+
+    spec = layout.spec
+    pre = frames_function(layout, config, dtype)
+    tf_dtype = tf.int16 if dtype == "int16" else tf.float32
+    by_role = {s.role: s for s in spec.states}
+    signature = [
+        tf.TensorSpec((1, layout.chunk_samples), tf_dtype, AUDIO_INPUT),
+        tf.TensorSpec(by_role["audio"].shape, tf_dtype, AUDIO_STATE[0]),
+        tf.TensorSpec(by_role["frames"].shape, tf.float32, FRAMES_STATE[0]),
+        tf.TensorSpec(by_role["calls"].shape, tf.int32, CALLS_STATE[0]),
+    ]
+    fn = tf.function(pre, input_signature=signature)
+    head = _tf2onnx(
+        fn, signature, ["frontend_feats", AUDIO_STATE[1], FRAMES_STATE[1], CALLS_STATE[1], "valid"]
+    )
+    acoustic, _ = build_onnx(model, stream=layout.feature_spec)
+    rnn = layout.feature_spec.states
+    # Hold the recurrent states during warm-up: the acoustic graph's new states become
+    # internal tensors, Where(valid, new, old) the public outputs.
+    for node in acoustic.graph.node:
+        node.output[:] = [f"{o}_next" if o in {s.output for s in rnn} else o for o in node.output]
+    for value in acoustic.graph.output:
+        if value.name in {s.output for s in rnn}:
+            value.name = f"{value.name}_next"
+    merged = _join(head, acoustic, "frontend_feats", STREAM_INPUT_NAME)
+    graph = merged.graph
+    for s in rnn:
+        graph.node.append(
+            helper.make_node(
+                "Where", ["valid", f"{s.output}_next", s.input], [s.output], name=f"hold_{s.output}"
+            )
+        )
+    outputs = {o.name: o for o in graph.output}
+    order = [OUTPUT_NAME, *(s.output for s in spec.states)]
+    new_outputs = []
+    for name in order:
+        if name in outputs:
+            new_outputs.append(outputs[name])
+        else:
+            shape = next(list(s.shape) for s in rnn if s.output == name)
+            new_outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, shape))
+    del graph.output[:]
+    graph.output.extend(new_outputs)
+    inputs = {i.name: i for i in graph.input}
+    ordered = [inputs[AUDIO_INPUT], *(inputs[s.input] for s in spec.states)]
+    del graph.input[:]
+    graph.input.extend(ordered)
+    return _checked(merged)
+
+
+def _checked(proto: onnx.ModelProto) -> onnx.ModelProto:
+    del proto.opset_import[:]
+    proto.opset_import.extend([helper.make_opsetid("", OPSET)])
+    proto.ir_version = IR_VERSION
+    proto.producer_name = "edge-asr"
+    try:
+        onnx.checker.check_model(proto, full_check=True)
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
+        raise OnnxExportError(f"audio-in ONNX graph failed the checker: {exc}") from None
+    return proto
+
+
+def tensor_infos(proto: onnx.ModelProto) -> dict[str, list[dict[str, Any]]]:
+    """The bundle's ``inputs``/``outputs`` lists of a graph (-1 for symbolic dims)."""
+    names = {v: k for k, v in _ONNX_DTYPES.items()}
+
+    def info(value: Any) -> dict[str, Any]:
+        t = value.type.tensor_type
+        shape = [d.dim_value if d.HasField("dim_value") else -1 for d in t.shape.dim]
+        return {
+            "name": value.name,
+            "shape": shape,
+            "dtype": names.get(t.elem_type, "float32"),
+            "quantization": None,
+        }
+
+    return {
+        "inputs": [info(v) for v in proto.graph.input],
+        "outputs": [info(v) for v in proto.graph.output],
+    }
