@@ -113,24 +113,25 @@ def _audio_spec(tf: Any, dtype: str, shape: tuple[int | None, ...], name: str) -
     return tf.TensorSpec(shape, tf.int16 if dtype == "int16" else tf.float32, name)
 
 
-def offline_function(twin: Any, config: FeatureConfig, dtype: str) -> tuple[Any, list[str]]:
-    """(tf.function ``audio -> [probs, ids]``, output names) for the offline twin."""
+#: Name of the front end's features output (joined to the acoustic model's input).
+FEATS = "frontend_feats"
+#: Outputs of the streaming front end, in order.
+STREAM_FRONT_OUTPUTS = (FEATS, AUDIO_STATE[1], FRAMES_STATE[1], CALLS_STATE[1], "valid")
+
+
+def offline_front(config: FeatureConfig, dtype: str) -> Any:
+    """tf.function ``audio (1, None) -> frontend_feats (1, T, dim)``."""
     from converters.frontend import FrontEnd
 
     tf = _tf()
     front = FrontEnd(config, dtype)
-
-    @tf.function(input_signature=[_audio_spec(tf, dtype, (1, None), AUDIO_INPUT)])
-    def serve(audio: Any) -> list[Any]:
-        probs = twin(front.offline(audio), training=False)
-        return [probs, tf.argmax(probs, axis=-1, output_type=tf.int32)]
-
-    return serve, ["probs", IDS_OUTPUT]
+    signature = [_audio_spec(tf, dtype, (1, None), AUDIO_INPUT)]
+    return tf.function(lambda audio: front.offline(audio), input_signature=signature)
 
 
-def frames_function(layout: AudioLayout, config: FeatureConfig, dtype: str) -> Any:
-    """The streaming pre-stage ``audio, audio ctx, frames ctx, calls -> feats window, new audio
-    ctx, new frames ctx, new calls, valid`` (shared by the TFLite graph and the ONNX prefix)."""
+def stream_front(layout: AudioLayout, config: FeatureConfig, dtype: str) -> Any:
+    """tf.function of the streaming pre-stage ``audio, audio ctx, frames ctx, calls ->
+    feats window, new audio ctx, new frames ctx, new calls, valid`` (module docstring)."""
     from converters.frontend import FrontEnd
 
     tf = _tf()
@@ -138,6 +139,13 @@ def frames_function(layout: AudioLayout, config: FeatureConfig, dtype: str) -> A
     chunk = layout.feature_spec.chunk_frames
     window = layout.feature_spec.window_frames
     lag, cap, warmup = layout.lag_frames, layout.calls_cap, layout.warmup_calls
+    by_role = {s.role: s for s in layout.spec.states}
+    signature = [
+        _audio_spec(tf, dtype, (1, layout.chunk_samples), AUDIO_INPUT),
+        _audio_spec(tf, dtype, by_role["audio"].shape, AUDIO_STATE[0]),
+        tf.TensorSpec(by_role["frames"].shape, tf.float32, FRAMES_STATE[0]),
+        tf.TensorSpec(by_role["calls"].shape, tf.int32, CALLS_STATE[0]),
+    ]
 
     def pre(audio: Any, audio_ctx: Any, frames_ctx: Any, calls: Any) -> list[Any]:
         buffer = tf.concat([audio_ctx, audio], axis=1)
@@ -145,83 +153,16 @@ def frames_function(layout: AudioLayout, config: FeatureConfig, dtype: str) -> A
         index = calls * chunk - lag + tf.range(chunk, dtype=tf.int32)  # real frame index
         keep = tf.cast(index >= 0, tf.float32)[None, :, None]
         frames = tf.concat([frames_ctx, new * keep], axis=1)
-        feats = frames[:, :window]
-        valid = calls >= warmup
         return [
-            feats,
+            frames[:, :window],
             buffer[:, -layout.context_samples :],
             frames[:, chunk:],
             tf.minimum(calls + 1, cap),
-            valid,
+            calls >= warmup,
         ]
 
-    return pre
-
-
-def stream_function(twin: Any, layout: AudioLayout, config: FeatureConfig, dtype: str) -> Any:
-    """tf.function of one audio-in streaming call (inputs/outputs in ``layout.spec`` order)."""
-    tf = _tf()
-    pre = frames_function(layout, config, dtype)
-    spec = layout.spec
-    rnn = layout.feature_spec.states
-    signature = [_audio_spec(tf, dtype, (1, layout.chunk_samples), AUDIO_INPUT)]
-    for s in spec.states:
-        if s.role == "audio":
-            signature.append(_audio_spec(tf, dtype, s.shape, s.input))
-        else:
-            signature.append(tf.TensorSpec(s.shape, tf.as_dtype(s.dtype), s.input))
-
-    @tf.function(input_signature=signature)
-    def serve(audio: Any, *states: Any) -> list[Any]:
-        rnn_in, (audio_ctx, frames_ctx, calls) = list(states[: len(rnn)]), states[len(rnn) :]
-        feats, audio_out, frames_out, calls_out, valid = pre(audio, audio_ctx, frames_ctx, calls)
-        outputs = twin([feats, *rnn_in] if rnn_in else feats, training=False)
-        outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
-        held = [tf.where(valid, new, old) for new, old in zip(outputs[1:], rnn_in, strict=True)]
-        return [outputs[0], *held, audio_out, frames_out, calls_out]
-
-    return serve
-
-
-def output_names(spec: StreamSpec) -> list[str]:
-    return ["probs", *(s.output for s in spec.states)]
+    return tf.function(pre, input_signature=signature)
 
 
 def zero_states(spec: StreamSpec) -> dict[str, np.ndarray]:
     return {s.input: np.zeros(s.shape, np.dtype(s.dtype)) for s in spec.states}
-
-
-def audio_stream_calibration(
-    model: Any,
-    layout: AudioLayout,
-    config: FeatureConfig,
-    audio: list[np.ndarray],
-    max_calls: int,
-) -> list[dict[str, np.ndarray]]:
-    """Chunks + the states the audio-in streaming graph really carries at each call (run in
-    TensorFlow), at most ``max_calls`` spread evenly over the utterances: zero states alone
-    would calibrate the state inputs to a range they never see."""
-    from converters.streaming import streaming_twin
-    from runtime.streaming import as_pcm
-
-    dtype = next(s.dtype for s in layout.spec.states if s.role == "audio")  # the input's type
-    step = stream_function(streaming_twin(model, layout.feature_spec), layout, config, dtype)
-    names = [AUDIO_INPUT, *(s.input for s in layout.spec.states)]
-    size = layout.chunk_samples
-    per_utt = max(1, max_calls // max(1, len(audio)))
-    feeds: list[dict[str, np.ndarray]] = []
-    for samples in audio:
-        pcm = as_pcm(samples, np.dtype(dtype))
-        calls = -(-len(pcm) // size) + layout.warmup_calls + 1
-        pcm = np.concatenate([pcm, np.zeros(calls * size - len(pcm), pcm.dtype)])
-        states = zero_states(layout.spec)
-        keep = set(np.linspace(0, calls - 1, min(per_utt, calls)).round().astype(int))
-        for k in range(calls):
-            feed = {AUDIO_INPUT: pcm[None, k * size : (k + 1) * size], **states}
-            if k in keep and k >= layout.warmup_calls:
-                feeds.append(feed)
-            outputs = step(*(feed[n] for n in names))
-            states = {
-                s.input: np.asarray(t) for s, t in zip(layout.spec.states, outputs[1:], strict=True)
-            }
-    return feeds

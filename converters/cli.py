@@ -39,8 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         nargs="+",
         default=["all"],
         metavar="T",
-        help=f"variants or groups ({', '.join(GROUPS)}); variants: {', '.join(TARGET_NAMES)} "
-        "(default: all)",
+        help=f"variants or groups ({', '.join(GROUPS)}); a leading - removes one (all,-audio); "
+        f"variants: {', '.join(TARGET_NAMES)} (default: all)",
     )
     p.add_argument(
         "--check",
@@ -68,6 +68,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--int8-io",
         action="store_true",
         help="int8 inputs/outputs for tflite-int8-full variants (default: float I/O)",
+    )
+    p.add_argument(
+        "--audio-dtype",
+        choices=("float32", "int16"),
+        default="float32",
+        help="sample type of the *-audio variants' input: float32 in [-1, 1) or int16 PCM "
+        "(default float32)",
     )
     p.add_argument(
         "--tolerance",
@@ -115,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         long_seconds=args.long_seconds,
         threads=args.threads,
+        audio_dtype=args.audio_dtype,
     )
     output_dir(args.out)
     src = ModelDir.read(args.model_dir)
@@ -123,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
 
     _limit_tf_threads(args.threads)
     check = load_utterances(args.check, src.features, args.check_count)
-    if not check[1]:
+    if not check.features:
         raise EdgeASRError(f"{args.check}: no readable utterance")
     calib_manifest = args.calib or args.check
     calib = None

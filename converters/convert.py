@@ -239,46 +239,47 @@ FRONTEND_FLOAT = "front end (framing, DFT, mel/log, normalization) float32"
 
 
 def _produce_audio(job: dict[str, Any], target: Target, model: Any, work: Path) -> str:
-    """The audio-in variant of ``target`` (``converters.audio_in``); what was quantized."""
+    """The audio-in variant of ``target``: the feature-input variant of the same precision
+    (``_produce``: same quantization and calibration) joined after the float32 front end
+    (``converters.tflite_audio`` / ``converters.onnx_audio``); returns what was quantized."""
     from converters.audio_in import stream_layout
     from runtime.fileio import write_bytes
 
+    if job["int8_io"] and target.precision == "int8-full":
+        raise EdgeASRError(
+            "--int8-io applies to feature-input variants; audio-in ones take PCM samples"
+        )
     config = FeatureConfig.from_dict(job["features"])
     dtype = job["audio_dtype"]
     layout = None
     if target.streaming:
         layout = stream_layout(StreamSpec.from_dict(job["feature_stream"]), config, dtype)
-    kind = f"audio-{'stream' if layout else 'offline'}"
-    calib = None
-    if target.precision in ("int8-full", "int8-static"):
-        calib = _load_calibration(job["calib"], kind)
+    acoustic = work / f"acoustic.{target.format}"
+    inner = {**job, "audio": False, "artifact": str(acoustic), "fault": None}
+    inner["stream"] = job["feature_stream"] if layout else None
+    what = _produce(inner, model, work)
     if target.format == "tflite":
-        from converters import tflite_export
+        from converters import tflite_audio
 
-        saved = str(work / "saved_model")
+        data = acoustic.read_bytes()
         if layout:
-            tflite_export.audio_stream_saved_model(model, layout, config, dtype, saved)
+            flat = tflite_audio.stream_artifact(data, layout, config, dtype)
         else:
-            tflite_export.audio_offline_saved_model(model, config, dtype, saved)
-        flat = tflite_export.convert(saved, target.precision, calib, job["int8_io"])
-        flat = tflite_export.canonical_io(flat, None if layout else job["min_samples"])
+            flat = tflite_audio.offline_artifact(data, config, dtype, job["min_samples"])
         write_bytes(job["artifact"], flat)
-        what = tflite_export.QUANTIZED_WEIGHTS[target.precision]
-        return f"{what}; {FRONTEND_FLOAT}" if target.precision == "fp32" else what
-    from converters.onnx_audio import FRONTEND_PREFIX, offline_onnx, stream_onnx
+    else:
+        import onnx
 
-    proto = (
-        stream_onnx(model, layout, config, dtype) if layout else offline_onnx(model, config, dtype)
-    )
-    if target.precision == "fp32":
-        write_bytes(job["artifact"], proto.SerializeToString())
-        return f"nothing (float32); {FRONTEND_FLOAT}"
-    from converters.onnx_quant import quantize
+        from converters.onnx_audio import offline_onnx, stream_onnx
 
-    fp32 = work / "fp32.onnx"
-    write_bytes(fp32, proto.SerializeToString())
-    what = quantize(fp32, job["artifact"], target.precision, calib, keep_float=FRONTEND_PREFIX)
-    return f"{what}; {FRONTEND_FLOAT}"
+        proto = onnx.load(str(acoustic))
+        merged = (
+            stream_onnx(proto, layout, config, dtype)
+            if layout
+            else offline_onnx(proto, config, dtype)
+        )
+        write_bytes(job["artifact"], merged.SerializeToString())
+    return f"{FRONTEND_FLOAT}; acoustic model: {what}"
 
 
 def _child(job: dict[str, Any]) -> None:
@@ -448,9 +449,10 @@ def stream_calibration(
 
 
 def _save_calibration(path: Path, by_kind: dict[str, list[dict[str, np.ndarray]]]) -> None:
-    """Calibration feeds of each kind (offline, stream, audio-offline, audio-stream)."""
+    """Calibration feeds of each kind (offline, stream): audio-in variants quantize their
+    acoustic model exactly as the feature-input ones, on the same feeds."""
     arrays: dict[str, Any] = {}
-    for kind in ("offline", "stream", "audio-offline", "audio-stream"):
+    for kind in ("offline", "stream"):
         feeds = by_kind.get(kind, [])
         names = list(feeds[0]) if feeds else []
         arrays[f"{kind}_names"] = np.array(json.dumps(names))
@@ -643,19 +645,6 @@ class _Session:
                 feeds["stream"] = stream_calibration(
                     self.model, self.spec, usable, MAX_STREAM_CALIB_CALLS
                 )
-            if any(t.audio for t in calibrated):
-                from converters.audio_in import audio_stream_calibration
-                from runtime.streaming import as_pcm
-
-                audio = Utterances(*[[c[i] for i in keep] for c in calib]).audio(
-                    self.features.sample_rate
-                )
-                dtype = np.dtype(self.options.audio_dtype)
-                feeds["audio-offline"] = [{"audio": as_pcm(a, dtype)[None]} for a in audio]
-                if self.layout is not None:
-                    feeds["audio-stream"] = audio_stream_calibration(
-                        self.model, self.layout, self.features, audio, MAX_STREAM_CALIB_CALLS
-                    )
             self.calibration_utterances = len(usable)
             self.calibration_windows = len(feeds.get("stream", []))
         _save_calibration(self.work / "calib.npz", feeds)
@@ -669,8 +658,9 @@ class _Session:
         why, alternative = unsupported_reason(
             target, self.spec, self.reason, layer_kinds(self.model)
         )
-        if not why and target.audio and target.streaming and self.layout is None:
-            why = "no audio-in stream layout"
+        if not why and target.audio and target.precision == "int8-full" and self.options.int8_io:
+            why = "--int8-io applies to feature-input variants; audio-in ones take PCM samples"
+            alternative = variant_name(target.format, target.precision, target.streaming)
         if why:
             self.outcome.unavailable.append(Unavailable(target.name, why, False, alternative))
             return
@@ -742,6 +732,10 @@ class _Session:
                 else None,
             )
         )
+        from converters.micro import with_micro  # TFLM check of TFLite entries (bundle.json)
+
+        last = self.outcome.artifacts[-1]
+        self.outcome.artifacts[-1] = with_micro(last, self.out, self.checks, self.model)
 
     def _stream(self, target: Target) -> StreamSpec:
         spec = self.layout.spec if target.audio and self.layout else self.spec

@@ -4,8 +4,9 @@ joined to the native-RNN acoustic graph (``converters.onnx_export``).
 Why join two graphs: the acoustic graph is built op by op with native GRU/LSTM/RNN (tf2onnx turns
 Keras 3 RNNs into slow Loop nodes), while the front end has no recurrence, so tf2onnx translates
 its Conv/MatMul/Log ops one to one, from the same TensorFlow definition the TFLite artifact uses:
-one front end, exported by each format's own tool. Every front-end node is named
-``frontend/...`` so the quantizers can keep exactly that part in float.
+one front end, exported by each format's own tool. The acoustic graph is joined after it has
+been quantized (``converters.onnx_quant``), so the front end stays float32 at every precision
+(``converters.tflite_audio`` says why that matters).
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ from onnx import TensorProto, helper
 
 from converters.audio_in import (
     AUDIO_INPUT,
-    AUDIO_STATE,
-    CALLS_STATE,
-    FRAMES_STATE,
+    FEATS,
     IDS_OUTPUT,
+    STREAM_FRONT_OUTPUTS,
     AudioLayout,
-    frames_function,
+    offline_front,
+    stream_front,
 )
 from converters.onnx_export import (
     INPUT_NAME,
@@ -32,7 +33,6 @@ from converters.onnx_export import (
     OUTPUT_NAME,
     STREAM_INPUT_NAME,
     OnnxExportError,
-    build_onnx,
 )
 from runtime.features import FeatureConfig
 
@@ -73,25 +73,12 @@ def _tf2onnx(fn: Any, signature: list[Any], outputs: list[str]) -> onnx.ModelPro
     return proto
 
 
-def _join(front: onnx.ModelProto, acoustic: onnx.ModelProto, link: str, into: str) -> Any:
-    """``front``'s output ``link`` feeds ``acoustic``'s input ``into``."""
-    merged = onnx.compose.merge_models(front, acoustic, io_map=[(link, into)])
-    return merged
-
-
-def offline_onnx(model: Any, config: FeatureConfig, dtype: str) -> onnx.ModelProto:
-    """``audio (1, N) -> probs (1, T', C), ids (1, T')``."""
-    import tensorflow as tf
-
-    from converters.frontend import FrontEnd
-
-    front = FrontEnd(config, dtype)
-    tf_dtype = tf.int16 if dtype == "int16" else tf.float32
-    signature = [tf.TensorSpec((1, None), tf_dtype, AUDIO_INPUT)]
-    fn = tf.function(front.offline, input_signature=signature)
-    head = _tf2onnx(fn, signature, ["frontend_feats"])
-    acoustic, _ = build_onnx(model)
-    merged = _join(head, acoustic, "frontend_feats", INPUT_NAME)
+def offline_onnx(acoustic: onnx.ModelProto, config: FeatureConfig, dtype: str) -> Any:
+    """``audio (1, N) -> probs (1, T', C), ids (1, T')``: front end + the offline acoustic
+    graph (any precision) + ArgMax."""
+    fn = offline_front(config, dtype)
+    head = _tf2onnx(fn, list(fn.input_signature), [FEATS])
+    merged = onnx.compose.merge_models(head, acoustic, io_map=[(FEATS, INPUT_NAME)])
     graph = merged.graph
     graph.node.extend(
         [
@@ -107,34 +94,24 @@ def offline_onnx(model: Any, config: FeatureConfig, dtype: str) -> onnx.ModelPro
     return _checked(merged)
 
 
-def stream_onnx(model: Any, layout: AudioLayout, config: FeatureConfig, dtype: str) -> Any:
-    """One audio-in streaming call; inputs and outputs in ``layout.spec`` order."""
-    import tensorflow as tf
-
+def stream_onnx(
+    acoustic: onnx.ModelProto, layout: AudioLayout, config: FeatureConfig, dtype: str
+) -> Any:
+    """One audio-in streaming call: front end + the acoustic streaming graph (any precision)
+    + the warm-up hold; inputs and outputs in ``layout.spec`` order."""
     spec = layout.spec
-    pre = frames_function(layout, config, dtype)
-    tf_dtype = tf.int16 if dtype == "int16" else tf.float32
-    by_role = {s.role: s for s in spec.states}
-    signature = [
-        tf.TensorSpec((1, layout.chunk_samples), tf_dtype, AUDIO_INPUT),
-        tf.TensorSpec(by_role["audio"].shape, tf_dtype, AUDIO_STATE[0]),
-        tf.TensorSpec(by_role["frames"].shape, tf.float32, FRAMES_STATE[0]),
-        tf.TensorSpec(by_role["calls"].shape, tf.int32, CALLS_STATE[0]),
-    ]
-    fn = tf.function(pre, input_signature=signature)
-    head = _tf2onnx(
-        fn, signature, ["frontend_feats", AUDIO_STATE[1], FRAMES_STATE[1], CALLS_STATE[1], "valid"]
-    )
-    acoustic, _ = build_onnx(model, stream=layout.feature_spec)
+    fn = stream_front(layout, config, dtype)
+    head = _tf2onnx(fn, list(fn.input_signature), list(STREAM_FRONT_OUTPUTS))
     rnn = layout.feature_spec.states
+    outs = {s.output for s in rnn}
     # Hold the recurrent states during warm-up: the acoustic graph's new states become
     # internal tensors, Where(valid, new, old) the public outputs.
     for node in acoustic.graph.node:
-        node.output[:] = [f"{o}_next" if o in {s.output for s in rnn} else o for o in node.output]
+        node.output[:] = [f"{o}_next" if o in outs else o for o in node.output]
     for value in acoustic.graph.output:
-        if value.name in {s.output for s in rnn}:
+        if value.name in outs:
             value.name = f"{value.name}_next"
-    merged = _join(head, acoustic, "frontend_feats", STREAM_INPUT_NAME)
+    merged = onnx.compose.merge_models(head, acoustic, io_map=[(FEATS, STREAM_INPUT_NAME)])
     graph = merged.graph
     for s in rnn:
         graph.node.append(
@@ -143,14 +120,12 @@ def stream_onnx(model: Any, layout: AudioLayout, config: FeatureConfig, dtype: s
             )
         )
     outputs = {o.name: o for o in graph.output}
-    order = [OUTPUT_NAME, *(s.output for s in spec.states)]
-    new_outputs = []
-    for name in order:
-        if name in outputs:
-            new_outputs.append(outputs[name])
+    new_outputs = [outputs[OUTPUT_NAME]]
+    for s in spec.states:
+        if s.output in outputs:
+            new_outputs.append(outputs[s.output])
         else:
-            shape = next(list(s.shape) for s in rnn if s.output == name)
-            new_outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, shape))
+            new_outputs.append(helper.make_tensor_value_info(s.output, TensorProto.FLOAT, s.shape))
     del graph.output[:]
     graph.output.extend(new_outputs)
     inputs = {i.name: i for i in graph.input}

@@ -67,9 +67,7 @@ def _per_channel_int8(w: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]
     return q, scale
 
 
-def _weight_only_int8(
-    model: onnx.ModelProto, min_elements: int = MIN_WEIGHT_ELEMENTS, keep_float: str = ""
-) -> Counter:
+def _weight_only_int8(model: onnx.ModelProto, min_elements: int = MIN_WEIGHT_ELEMENTS) -> Counter:
     """Replace big float weight initializers by int8 + DequantizeLinear (in place).
 
     Recurrent W/R ``(directions, gates * H, in)`` are flattened to ``(directions * gates * H,
@@ -83,11 +81,6 @@ def _weight_only_int8(
         for i, name in enumerate(node.input):
             if name in inits:
                 consumers.setdefault(name, []).append((node, i))
-    if keep_float:  # a weight any kept-float node reads stays float for all its readers
-        for name in [
-            n for n, uses in consumers.items() if any(_kept(u, keep_float) for u, _ in uses)
-        ]:
-            del consumers[name]
     done: Counter = Counter()
     new_nodes: list[onnx.NodeProto] = []
     for name, uses in consumers.items():
@@ -137,10 +130,6 @@ def _weight_only_int8(
     del graph.node[:]
     graph.node.extend(nodes)
     return done
-
-
-def _kept(node: onnx.NodeProto, keep_float: str) -> bool:
-    return bool(keep_float) and node.name.startswith(keep_float)
 
 
 def _float_weights_left(model: onnx.ModelProto) -> str:
@@ -234,12 +223,6 @@ def _session_check(model: onnx.ModelProto, what: str) -> None:
         raise OnnxQuantError(f"{what}: onnxruntime cannot load the result ({exc})") from None
 
 
-def _feed_array(a: np.ndarray) -> np.ndarray:
-    """Float feeds as float32; integer ones (int16 audio, the call counter) keep their type."""
-    a = np.asarray(a)
-    return a if np.issubdtype(a.dtype, np.integer) else a.astype(np.float32)
-
-
 class _FeedReader:
     """onnxruntime CalibrationDataReader over a list of input dicts (any time lengths)."""
 
@@ -249,7 +232,7 @@ class _FeedReader:
             missing = set(names) - set(feed)
             if missing:
                 raise OnnxQuantError(f"calibration feed {i} lacks input(s) {sorted(missing)}")
-            self._feeds.append({k: _feed_array(feed[k]) for k in names})
+            self._feeds.append({k: np.asarray(feed[k], np.float32) for k in names})
         if not self._feeds:
             raise OnnxQuantError("int8-static needs at least one calibration feed")
         self._it = iter(self._feeds)
@@ -273,15 +256,12 @@ def _quiet_root_logger() -> Iterator[None]:
         root.setLevel(level)
 
 
-def _fp16(model: onnx.ModelProto, keep_float: str = "") -> tuple[onnx.ModelProto, str]:
+def _fp16(model: onnx.ModelProto) -> tuple[onnx.ModelProto, str]:
     from onnxconverter_common import float16
 
-    block = [n.name for n in model.graph.node if _kept(n, keep_float)]
     with warnings.catch_warnings():  # one warning per tiny weight clamped to 1e-7: noise
         warnings.simplefilter("ignore", UserWarning)
-        half = float16.convert_float_to_float16(
-            model, keep_io_types=True, node_block_list=block or None
-        )
+        half = float16.convert_float_to_float16(model, keep_io_types=True)
     # Measured: onnxruntime's CPU provider has no float16 GRU/LSTM/RNN/MatMul kernels and
     # inserts casts, so on CPU this is float16 storage with float32 arithmetic.
     return half, (
@@ -290,7 +270,7 @@ def _fp16(model: onnx.ModelProto, keep_float: str = "") -> tuple[onnx.ModelProto
     )
 
 
-def _int8_dynamic(src: Path, tmp: Path, keep_float: str = "") -> tuple[onnx.ModelProto, str]:
+def _int8_dynamic(src: Path, tmp: Path) -> tuple[onnx.ModelProto, str]:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     out = tmp / "dynamic.onnx"
@@ -304,22 +284,14 @@ def _int8_dynamic(src: Path, tmp: Path, keep_float: str = "") -> tuple[onnx.Mode
             op_types_to_quantize=["MatMul", "Gemm", "LSTM"],
             per_channel=True,
             weight_type=QuantType.QInt8,
-            nodes_to_exclude=_kept_nodes(src, keep_float),
         )
     model = onnx.load(out)
-    weight_only = _weight_only_int8(model, keep_float=keep_float)
+    weight_only = _weight_only_int8(model)
     return model, _describe(model, "int8-dynamic", weight_only)
 
 
-def _kept_nodes(src: Path, keep_float: str) -> list[str]:
-    return [n.name for n in _load(src).graph.node if _kept(n, keep_float)]
-
-
 def _int8_static(
-    src: Path,
-    tmp: Path,
-    calib_feeds: Iterable[dict[str, np.ndarray]] | None,
-    keep_float: str = "",
+    src: Path, tmp: Path, calib_feeds: Iterable[dict[str, np.ndarray]] | None
 ) -> tuple[onnx.ModelProto, str]:
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -345,11 +317,10 @@ def _int8_static(
             per_channel=True,
             activation_type=QuantType.QUInt8,  # u8 activations x s8 weights: ORT's fast CPU path
             weight_type=QuantType.QInt8,
-            nodes_to_exclude=_kept_nodes(src, keep_float),
         )
     model = onnx.load(out)
     _drop_unused_initializers(model)
-    weight_only = _weight_only_int8(model, keep_float=keep_float)
+    weight_only = _weight_only_int8(model)
     return model, _describe(model, "int8-static", weight_only)
 
 
@@ -358,15 +329,13 @@ def quantize(
     dst: str | os.PathLike,
     precision: str,
     calib_feeds: Iterable[dict[str, np.ndarray]] | None = None,
-    keep_float: str = "",
 ) -> str:
     """Write the ``precision`` variant of the fp32 ONNX model ``src`` to ``dst`` atomically.
 
     ``precision``: "fp16" (float16 graph, float32 I/O), "int8-dynamic"
     (onnxruntime dynamic quantization + weight-only int8 for the rest), "int8-static" (QDQ,
     calibrated on ``calib_feeds``: a list of input dicts keyed by the graph's input names, any
-    time lengths, + weight-only int8 for the rest). Nodes whose name starts with
-    ``keep_float`` (the audio-in front end) stay float32. Returns what really got quantized.
+    time lengths, + weight-only int8 for the rest). Returns what really got quantized.
     Failures raise ``OnnxQuantError`` and leave no file at ``dst``.
     """
     if precision not in PRECISIONS:
@@ -376,11 +345,11 @@ def quantize(
     try:
         with tempfile.TemporaryDirectory(prefix="edge_asr_onnxq_") as tmp:
             if precision == "fp16":
-                result, description = _fp16(model, keep_float)
+                result, description = _fp16(model)
             elif precision == "int8-dynamic":
-                result, description = _int8_dynamic(src, Path(tmp), keep_float)
+                result, description = _int8_dynamic(src, Path(tmp))
             else:
-                result, description = _int8_static(src, Path(tmp), calib_feeds, keep_float)
+                result, description = _int8_static(src, Path(tmp), calib_feeds)
             del result.metadata_props[:]
             for prop in model.metadata_props:
                 result.metadata_props.add(key=prop.key, value=prop.value)

@@ -237,9 +237,14 @@ def gate_artifact(
     checks: CheckSet,
     tolerance: dict[str, float],
     stream: StreamSpec | None = None,
+    audio: bool = False,
 ) -> ParityResult:
     """Run one artifact on the check set and return its ``parity`` block (in-process; the
-    convert command does the same across a process boundary)."""
-    candidate, _ = run_artifact(path, checks.features, checks.n_out, stream)
+    convert command does the same across a process boundary). ``audio``: an audio-in artifact,
+    fed the check set's samples."""
+    samples = checks.audio if audio else None
+    if audio and samples is None:
+        raise ValueError("this check set has no audio")
+    candidate, _ = run_artifact(path, checks.features, checks.n_out, stream, audio=samples)
     metrics, problems = measure(checks.reference, candidate, checks.texts)
     return verdict(metrics, problems, tolerance)

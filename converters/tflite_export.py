@@ -16,17 +16,13 @@ unrolled streaming graph: the calibrator segfaults on every WHILE-loop RNN (note
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from runtime.errors import EdgeASRError
-from runtime.features import FeatureConfig
 from runtime.formats import PRECISIONS as _BY_FORMAT
 from runtime.formats import StreamSpec
-
-if TYPE_CHECKING:
-    from converters.audio_in import AudioLayout
 
 PRECISIONS = _BY_FORMAT["tflite"]
 
@@ -42,6 +38,15 @@ QUANTIZED_WEIGHTS = {
         "all kernels int8 per-channel, activations and recurrent state int8 (calibrated), "
         "biases int32; integer-only builtins"
     ),
+    "int16x8-full": (
+        "all kernels int8 per-channel, activations and recurrent state int16 (calibrated, "
+        "symmetric), biases int64; 16x8 integer-only builtins"
+    ),
+}
+#: Full-integer precisions and the op set each converts to.
+FULL_INTEGER = {
+    "int8-full": "TFLITE_BUILTINS_INT8",
+    "int16x8-full": "EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8",
 }
 
 
@@ -51,23 +56,15 @@ def _tf() -> Any:
     return tf
 
 
-def _write_saved_model(
-    twin: Any, directory: str, specs: list[Any], names: list[str], fn: Any = None
-) -> None:
+def _write_saved_model(twin: Any, directory: str, specs: list[Any], names: list[str]) -> None:
     """A SavedModel whose ``serving_default`` signature maps named inputs to named outputs.
 
-    ``fn(*inputs) -> outputs`` defaults to calling ``twin``. Keras' ExportArchive freezes the
-    weights properly (a bare ``tf.saved_model.save`` of the function leaves READ_VARIABLE ops
-    that fail inside TFLite's WHILE loops)."""
+    Keras' ExportArchive freezes the weights properly (a bare ``tf.saved_model.save`` of the
+    function leaves READ_VARIABLE ops that fail inside TFLite's WHILE loops)."""
     import keras
 
-    def call_twin(*inputs: Any) -> Any:
-        return twin(list(inputs) if len(inputs) > 1 else inputs[0], training=False)
-
-    body = fn or call_twin
-
     def serve(*inputs: Any) -> dict[str, Any]:
-        outputs = body(*inputs)
+        outputs = twin(list(inputs) if len(inputs) > 1 else inputs[0], training=False)
         outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
         return dict(zip(names, outputs, strict=True))
 
@@ -101,30 +98,6 @@ def streaming_saved_model(model: Any, spec: StreamSpec, directory: str) -> None:
     _write_saved_model(twin, directory, specs, names)
 
 
-def audio_offline_saved_model(
-    model: Any, config: FeatureConfig, dtype: str, directory: str
-) -> None:
-    """SavedModel of the audio-in offline graph: ``audio (1, None) -> probs, ids``."""
-    from converters.audio_in import offline_function
-    from edge_asr.models.twin import inference_twin
-
-    twin, _ = inference_twin(model, copy=True, batch=1, name="export")
-    fn, names = offline_function(twin, config, dtype)
-    _write_saved_model(twin, directory, list(fn.input_signature), names, fn)
-
-
-def audio_stream_saved_model(
-    model: Any, layout: AudioLayout, config: FeatureConfig, dtype: str, directory: str
-) -> None:
-    """SavedModel of one audio-in streaming call (``converters.audio_in``)."""
-    from converters.audio_in import output_names, stream_function
-    from converters.streaming import streaming_twin
-
-    twin = streaming_twin(model, layout.feature_spec)
-    fn = stream_function(twin, layout, config, dtype)
-    _write_saved_model(twin, directory, list(fn.input_signature), output_names(layout.spec), fn)
-
-
 def convert(
     saved_model: str,
     precision: str,
@@ -133,7 +106,7 @@ def convert(
 ) -> bytes:
     """TFLite flatbuffer of a SavedModel at ``precision``; ``calibration`` yields input dicts
     (signature names) for int8-full."""
-    if precision not in PRECISIONS:
+    if precision not in (*PRECISIONS, *FULL_INTEGER):
         raise EdgeASRError(f"unknown TFLite precision {precision!r}; choose from {PRECISIONS}")
     tf = _tf()
     converter = tf.lite.TFLiteConverter.from_saved_model(saved_model)
@@ -141,17 +114,18 @@ def convert(
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if precision == "fp16":
         converter.target_spec.supported_types = [tf.float16]
-    if precision == "int8-full":
+    if precision in FULL_INTEGER:
         if calibration is None:
-            raise EdgeASRError("int8-full needs calibration data (--calib)")
-        samples = [{k: _calibration_array(a) for k, a in feed.items()} for feed in calibration]
+            raise EdgeASRError(f"{precision} needs calibration data (--calib)")
+        samples = [{k: np.asarray(a, np.float32) for k, a in feed.items()} for feed in calibration]
         if not samples:
             raise EdgeASRError("int8-full needs calibration data; none was given")
         converter.representative_dataset = lambda: iter(samples)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        if int8_io:
-            converter.inference_input_type = tf.int8
-            converter.inference_output_type = tf.int8
+        converter.target_spec.supported_ops = [getattr(tf.lite.OpsSet, FULL_INTEGER[precision])]
+        if int8_io:  # integer I/O: int8, or int16 for 16x8
+            io_type = tf.int16 if precision == "int16x8-full" else tf.int8
+            converter.inference_input_type = io_type
+            converter.inference_output_type = io_type
     return converter.convert()
 
 
@@ -205,9 +179,3 @@ def _ordered(pairs: list[tuple[str, int]], *first: str) -> list[tuple[str, int]]
         return (0 if name in first else 1, rank, int(tail) if tail.isdigit() else 0, name)
 
     return sorted(pairs, key=key)
-
-
-def _calibration_array(a: np.ndarray) -> np.ndarray:
-    """Float feeds as float32; integer ones (audio-in int16 samples, the call counter) as is."""
-    a = np.asarray(a)
-    return a if np.issubdtype(a.dtype, np.integer) else a.astype(np.float32)

@@ -68,13 +68,17 @@ def make_model_dir(root: Path, name: str, features, seed: int = 0) -> Path:
 @pytest.fixture(scope="session")
 def tiny_bundle(tiny_corpus: Path, feature_config: dict, tmp_path_factory) -> Path:
     """A bundle of a random-weight ``final_model_streaming`` (conv front end, two GRUs):
-    fp32 TFLite and ONNX offline and streaming, plus dynamic-range int8, all gated."""
+    fp32 TFLite and ONNX offline and streaming, plus dynamic-range int8, and audio-in variants
+    (PCM in: offline TFLite and ONNX, streaming ONNX fp32 and TFLite int8-dynamic), all gated."""
     from converters.convert import Options, convert_model_dir, load_utterances, resolve_targets
 
     root = tmp_path_factory.mktemp("tiny_bundle")
     model_dir = make_model_dir(root, "final_model_streaming", feature_config)
     check = load_utterances(tiny_corpus / "valid.jsonl", feature_config, 4)
-    targets = "tflite-fp32,tflite-fp32-stream,onnx-fp32,onnx-fp32-stream,tflite-int8-dynamic"
+    targets = (
+        "tflite-fp32,tflite-fp32-stream,onnx-fp32,onnx-fp32-stream,tflite-int8-dynamic,"
+        "tflite-fp32-audio,onnx-fp32-audio,onnx-fp32-audio-stream,tflite-int8-dynamic-audio-stream"
+    )
     options = Options(targets=resolve_targets(targets.split(",")), long_seconds=4.0)
     outcome = convert_model_dir(model_dir, root / "bundle", check, None, options)
     assert not outcome.failed, outcome.failed

@@ -48,7 +48,7 @@ def checks(model, tiny_corpus: Path):
     from runtime.features import FeatureConfig
 
     config = FeatureConfig.spectrogram().with_stats([-10.0] * 161, [3.0] * 161)
-    names, feats, texts = load_utterances(tiny_corpus / "valid.jsonl", config, 4)
+    names, feats, texts, _ = load_utterances(tiny_corpus / "valid.jsonl", config, 4)
     checks = build_check_set(model, names, feats, texts, long_seconds=3.0)
     checks.reference = keras_reference(model, checks.features)
     return checks

@@ -1,0 +1,156 @@
+"""Audio-in artifacts (PCM in, features in the graph) through the gate, on real speech.
+
+The gate must pass a correct audio-in graph and catch one built for other features: a wrong
+window, a wrong pre-emphasis, stale normalization statistics. Reading side: a bundle whose
+features were edited after conversion is refused at load; schema-1 bundles still load.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from converters.parity import build_check_set, gate_artifact, keras_reference
+from converters.tolerances import TOLERANCES
+from runtime.fileio import write_bytes
+
+FP32_AUDIO = TOLERANCES["fp32-audio"]
+
+
+@pytest.fixture(scope="module")
+def mfcc_config(tiny_corpus: Path):
+    from edge_asr.data.audio import load_audio
+    from edge_asr.data.manifest import load_manifest
+    from runtime.features import FeatureConfig, extract, fit_stats
+
+    config = FeatureConfig.mfcc()
+    utts = load_manifest(tiny_corpus / "train.jsonl")[:10]
+    mean, std = fit_stats(extract(load_audio(u.path), config) for u in utts)
+    return config.with_stats(mean, std)
+
+
+@pytest.fixture(scope="module")
+def model(mfcc_config):
+    """cnn_rnn_model on MFCCs: a strided convolution front end, so frame alignment matters."""
+    from edge_asr.models import build
+
+    m = build("cnn_rnn_model", input_dim=mfcc_config.dim, filters=12, units=16)
+    rng = np.random.default_rng(1)
+    for layer in m.layers:
+        for weight in layer.weights:
+            leaf = weight.path.rsplit("/", 1)[-1]
+            if leaf in ("moving_mean", "beta", "bias"):
+                weight.assign(rng.normal(0.0, 0.3, tuple(weight.shape)).astype("float32"))
+    return m
+
+
+@pytest.fixture(scope="module")
+def checks(model, mfcc_config, tiny_corpus: Path):
+    from converters.convert import load_utterances
+
+    utts = load_utterances(tiny_corpus / "valid.jsonl", mfcc_config, 4)
+    checks = build_check_set(
+        model,
+        utts.names,
+        utts.features,
+        utts.texts,
+        long_seconds=3.0,
+        audio=utts.audio(mfcc_config.sample_rate),
+        config=mfcc_config,
+    )
+    checks.reference = keras_reference(model, checks.features)
+    return checks
+
+
+@pytest.fixture(scope="module")
+def acoustic(model):
+    from converters.onnx_export import build_onnx
+
+    return build_onnx(model)[0]
+
+
+def _audio_onnx(acoustic, config, path: Path) -> Path:
+    import onnx
+
+    from converters.onnx_audio import offline_onnx
+
+    proto = offline_onnx(onnx.load_from_string(acoustic.SerializeToString()), config, "float32")
+    write_bytes(path, proto.SerializeToString())
+    return path
+
+
+def test_check_set_audio_matches_its_features(checks, mfcc_config):
+    """Every check input's audio gives exactly its features (short and long cases too)."""
+    from runtime.features import extract
+
+    assert checks.audio is not None and len(checks.audio) == len(checks.features)
+    for samples, feats in zip(checks.audio, checks.features, strict=True):
+        np.testing.assert_allclose(extract(samples, mfcc_config), feats, atol=1e-5)
+
+
+def test_correct_audio_graph_passes(acoustic, checks, mfcc_config, tmp_path):
+    path = _audio_onnx(acoustic, mfcc_config, tmp_path / "ok.onnx")
+    result = gate_artifact(path, checks, FP32_AUDIO, audio=True)
+    assert result.passed, result.failures
+    assert result.max_abs_diff < 1e-4
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"window_ms": 30},  # wrong window (same dim)
+        {"preemphasis": 0.9},  # wrong pre-emphasis
+        "stale",  # normalization statistics of another corpus
+    ],
+    ids=["window", "preemphasis", "stale-normalization"],
+)
+def test_audio_graph_for_other_features_fails(acoustic, checks, mfcc_config, tmp_path, change):
+    if change == "stale":
+        mean = np.asarray(mfcc_config.mean) + 0.5 * np.asarray(mfcc_config.std)
+        wrong = mfcc_config.with_stats(mean, np.asarray(mfcc_config.std) * 1.2)
+    else:
+        wrong = dataclasses.replace(mfcc_config, **change)
+    path = _audio_onnx(acoustic, wrong, tmp_path / "wrong.onnx")
+    result = gate_artifact(path, checks, FP32_AUDIO, audio=True)
+    assert not result.passed
+    assert any("max_abs_diff" in f for f in result.failures), result.failures
+
+
+def test_edited_features_refused_and_schema1_reads(tiny_bundle: Path, tmp_path):
+    """The bundle's features edited after conversion: refused at load, one line naming the
+    artifact; a schema-1 bundle (no audio-in fields) still loads."""
+    from runtime.bundle import Bundle
+    from runtime.formats import FormatError
+
+    doc = json.loads((tiny_bundle / "bundle.json").read_text())
+    audio = [a for a in doc["artifacts"] if a["audio"]]
+    assert audio, "tiny_bundle has audio-in artifacts"
+    edited = tmp_path / "edited"
+    shutil.copytree(tiny_bundle, edited)
+    bad = json.loads(json.dumps(doc))
+    bad["features"]["preemphasis"] = 0.5
+    (edited / "bundle.json").write_text(json.dumps(bad))
+    with pytest.raises(FormatError, match=r"built for other features") as err:
+        Bundle.load(edited)
+    assert "\n" not in str(err.value)
+
+    old = tmp_path / "schema1"
+    shutil.copytree(tiny_bundle, old)
+    v1 = json.loads(json.dumps(doc))
+    v1["schema_version"] = 1
+    v1["artifacts"] = [a for a in v1["artifacts"] if not a["audio"]]
+    for a in v1["artifacts"]:
+        del a["audio"]
+    (old / "bundle.json").write_text(json.dumps(v1))
+    bundle = Bundle.load(old)
+    assert bundle.doc.header.schema_version == 1
+    assert all(a.audio is None for a in bundle.artifacts)
