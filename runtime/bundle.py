@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runtime.features import FeatureConfig
+from runtime.feature_config import FeatureConfig
 from runtime.fileio import sha256_file
 from runtime.formats import (
     BUNDLE_FILE,

@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
 from runtime.errors import EdgeASRError
-from runtime.features import FeatureConfig, FeatureConfigError
+from runtime.feature_config import FeatureConfig, FeatureConfigError
 from runtime.fileio import write_json, write_text
 from runtime.lengths import PADDINGS, cnn_output_length
 
@@ -1048,7 +1048,6 @@ __all__ = [
     "BUNDLE_FILE",
     "FORMATS",
     "PRECISIONS",
-    "MicroCheck",
     "SCHEMA_VERSION",
     "ArtifactEntry",
     "AudioInput",
@@ -1059,6 +1058,7 @@ __all__ = [
     "FormatError",
     "Labels",
     "LengthRule",
+    "MicroCheck",
     "ModelDir",
     "ModelInfo",
     "ModelMeta",
