@@ -97,6 +97,7 @@ def stream_layout(feature_spec: StreamSpec, config: FeatureConfig, dtype: str) -
         frame_window=config.window,
         frame_step=config.step,
         pad_last_frame=config.kind == "mfcc",
+        pad_preemphasis=float(config.preemphasis) if config.kind == "mfcc" else 0.0,
     )
     spec = replace(feature_spec, states=states, audio=audio)
     cap = max(warmup, -(-lag // chunk), 1)

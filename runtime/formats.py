@@ -19,6 +19,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
+import numpy as np
+
 from runtime.errors import EdgeASRError
 from runtime.feature_config import FeatureConfig, FeatureConfigError
 from runtime.fileio import write_json, write_text
@@ -42,7 +44,17 @@ TRAIN_LOG_FILE = "train_log.csv"
 
 #: Precisions per artifact format (the variant matrix is formats x precisions x {offline, stream}).
 PRECISIONS: dict[str, tuple[str, ...]] = {
-    "tflite": ("fp32", "fp16", "int8-dynamic", "int8-full"),
+    # int8-dynamic-per-tensor: int8-dynamic with per-tensor Dense kernels (FULLY_CONNECTED v9,
+    # not v12), the int8 variant tflite-runtime 2.14 loads; int16x8-full: int16 activations,
+    # int8 weights (16x8, for MCUs/NPUs), like int8-full streaming (unrolled) graph only
+    "tflite": (
+        "fp32",
+        "fp16",
+        "int8-dynamic",
+        "int8-dynamic-per-tensor",
+        "int8-full",
+        "int16x8-full",
+    ),
     "onnx": ("fp32", "fp16", "int8-dynamic", "int8-static"),
 }
 FORMATS: tuple[str, ...] = tuple(PRECISIONS)
@@ -530,13 +542,16 @@ class AudioStream:
     ``chunk_samples`` per call; the first ``warmup_calls`` calls only fill the graph's feature
     context (their outputs are dropped, states do not advance); ``frame_window``/``frame_step``/
     ``pad_last_frame`` give the utterance's feature-frame count, from which the bundle's
-    ``output_length`` rule gives how many posterior frames to keep."""
+    ``output_length`` rule gives how many posterior frames to keep. ``pad_preemphasis`` ``c``:
+    the audio after the end is padded with ``x[N-1] * c**(j+1)`` (zeros when 0), which is zero
+    after the graph's pre-emphasis: exactly psf's zero-padded last frame."""
 
     chunk_samples: int
     warmup_calls: int
     frame_window: int
     frame_step: int
     pad_last_frame: bool
+    pad_preemphasis: float = 0.0
 
     def __post_init__(self) -> None:
         if not 1 <= self.frame_step <= self.frame_window <= MAX_STREAM_FRAMES:
@@ -548,6 +563,16 @@ class AudioStream:
             )
         if not 0 <= self.warmup_calls <= 64:
             raise FormatError(f"stream: audio: warmup_calls ({self.warmup_calls}) not in [0, 64]")
+        if not 0 <= self.pad_preemphasis < 1:
+            raise FormatError("stream: audio: pad_preemphasis must be in [0, 1)")
+
+    def end_padding(self, last: float, start: int, count: int) -> np.ndarray:
+        """Samples ``start .. start+count`` after the end of an utterance whose last sample
+        is ``last`` (see the class docstring)."""
+        if not self.pad_preemphasis or not last:
+            return np.zeros(count, np.float32)
+        j = np.arange(start + 1, start + count + 1, dtype=np.float64)
+        return (last * self.pad_preemphasis**j).astype(np.float32)
 
     def num_frames(self, n_samples: int) -> int:
         """Feature frames of an utterance of ``n_samples`` (== ``FeatureConfig.num_frames``)."""
@@ -566,6 +591,7 @@ class AudioStream:
                 frame_window=r.integer("frame_window", low=1, high=MAX_STREAM_FRAMES),
                 frame_step=r.integer("frame_step", low=1, high=MAX_STREAM_FRAMES),
                 pad_last_frame=r.flag("pad_last_frame"),
+                pad_preemphasis=r.number("pad_preemphasis", 0.0),
             )
         except FormatError as exc:
             raise _located(exc, where) from None
@@ -577,6 +603,7 @@ class AudioStream:
             "frame_window": self.frame_window,
             "frame_step": self.frame_step,
             "pad_last_frame": self.pad_last_frame,
+            "pad_preemphasis": self.pad_preemphasis,
         }
 
 

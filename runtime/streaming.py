@@ -148,6 +148,7 @@ class AudioChunkRunner:
         self._calls = 0
         self._samples = 0
         self._emitted = 0
+        self._last = 0.0  # the last real sample (end padding, ``AudioStream.end_padding``)
 
     def _empty(self) -> np.ndarray:
         return np.zeros((0, self.classes), np.float32)
@@ -167,6 +168,8 @@ class AudioChunkRunner:
     def push(self, samples: np.ndarray) -> np.ndarray:
         """Add float samples in [-1, 1]; return the posterior frames (m, C) they complete."""
         x = np.asarray(samples, np.float32).reshape(-1)
+        if len(x):
+            self._last = float(x[-1])
         self._samples += len(x)
         self._buf = np.concatenate([self._buf, x]) if len(self._buf) else x
         size = self.audio.chunk_samples
@@ -186,12 +189,11 @@ class AudioChunkRunner:
         size = self.audio.chunk_samples
         outs = []
         got = self._emitted
-        first = True
+        buf, padded = self._buf, 0
         while got < need:
-            chunk = np.zeros(size, np.float32)
-            if first:
-                chunk[: len(self._buf)] = self._buf
-                first = False
+            pad = self.audio.end_padding(self._last, padded, size - len(buf))
+            chunk = np.concatenate([buf, pad]) if len(buf) else pad
+            buf, padded = buf[:0], padded + len(pad)
             out = self._call(chunk)
             if out is not None:
                 outs.append(out)
