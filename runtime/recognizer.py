@@ -25,26 +25,28 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Self
 
 import numpy as np
 
 from runtime import decoding
-from runtime.audio import Resampler, read_audio
-from runtime.backends import Backend, open_backend
+from runtime.audio import Resampler, iter_wav, wav_info
+from runtime.backends import Backend, backend_choice, open_backend
 from runtime.bundle import Bundle, BundleError, check_io
 from runtime.endpoint import EndpointConfig, EndpointDetector
 from runtime.errors import EdgeASRError
-from runtime.features import FeatureStream, extract
 from runtime.formats import ArtifactEntry
-from runtime.streaming import ChunkRunner
+from runtime.long_audio import Labeler, LongAudio
+from runtime.sample_runs import SampleRun, sample_run
 from runtime.text import SYMBOLS, normalize_text
 
 __all__ = [
     "MAX_ABS_SAMPLE",
     "DecoderOptions",
     "EndpointConfig",
+    "LongAudio",
     "Recognizer",
     "Result",
     "Stream",
@@ -52,7 +54,6 @@ __all__ = [
     "check_samples",
 ]
 
-BACKENDS = ("auto", "tflite", "onnx")
 #: Float samples beyond this magnitude are refused (int16 values passed as floats, garbage).
 MAX_ABS_SAMPLE = 1.5
 #: Beam width used when an LM or hot words are given with ``beam_width`` 1.
@@ -182,12 +183,14 @@ class Recognizer:
         backend: Backend,
         decoder: DecoderOptions | None = None,
         endpoint: EndpointConfig | None = None,
+        long_audio: LongAudio | None = None,
     ) -> None:
         self.bundle = bundle
         self.artifact = artifact
         self.backend = backend
         self.decoder = decoder or DecoderOptions()
         self.endpoint = endpoint
+        self.long_audio = long_audio or LongAudio()
         self.labels = bundle.labels
         self.sample_rate = bundle.features.sample_rate
         self.load_seconds = 0.0
@@ -217,8 +220,7 @@ class Recognizer:
         the smallest one that passed the gate; ``streaming=True``: the smallest streaming
         one, which ``create_stream`` needs). ``endpoint``: the rules that split a stream into
         utterances (None: one utterance per stream, until ``finish``)."""
-        if backend not in BACKENDS:
-            raise EdgeASRError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+        fmt, interpreter = backend_choice(backend)  # "litert": TFLite files on LiteRT only
         start = time.perf_counter()
         streaming = streaming or cls.needs_streaming
         bundle = Bundle.load(path)
@@ -227,11 +229,10 @@ class Recognizer:
                 f"{bundle.path}: model {bundle.header.model.name} is not streamable "
                 "(bidirectional): use offline transcription"
             )
-        fmt = None if backend == "auto" else backend
         art = bundle.select(artifact, fmt=fmt, streaming=streaming)
         if streaming and not art.streaming:
             raise BundleError(f"artifact {art.name!r} is not a streaming artifact")
-        be = open_backend(bundle.verify(art), art.format, threads=threads)
+        be = open_backend(bundle.verify(art), art.format, threads, interpreter)
         check_io(art, be.inputs, be.outputs)
         rec = cls(bundle, art, be, decoder, endpoint)
         rec.load_seconds = time.perf_counter() - start
@@ -242,14 +243,6 @@ class Recognizer:
             raise EdgeASRError("an LM and hot words need the bundle to use the 29-symbol alphabet")
 
     # ------------------------------------------------------------------ shared by both paths
-    def _runner(self) -> ChunkRunner:
-        if self.artifact.stream is None:
-            raise EdgeASRError(
-                f"artifact {self.artifact.name!r} is offline: streams need a streaming artifact "
-                "(Recognizer.from_bundle(..., streaming=True) or a *-stream artifact)"
-            )
-        return ChunkRunner(self.backend, self.artifact.stream)
-
     def _result(
         self,
         log_probs: np.ndarray,
@@ -260,50 +253,99 @@ class Recognizer:
         """Decode one utterance's log-posteriors; ``offset``: its first frame in the stream."""
         t0 = time.perf_counter()
         labels, starts, ends = decoder.decode(log_probs)
-        fs = self.bundle.frame_seconds
         if offset:
             starts = [s + offset for s in starts]
             ends = None if ends is None else [e + offset for e in ends]
-        words = decoding.words_with_times(labels, starts, fs, ends, symbols=self.labels.symbols)
         decode_ms = (time.perf_counter() - t0) * 1e3
+        return self._labels_result(labels, starts, ends, offset, len(log_probs), decode_ms, timing)
+
+    def _labels_result(
+        self,
+        labels: list[int],
+        starts: list[int],
+        ends: list[int] | None,
+        offset: int,
+        frames: int,
+        decode_ms: float,
+        timing: tuple[float, float, list[float]],
+    ) -> Result:
+        """A Result from decoded labels (their frames counted from the stream's start)."""
+        t0 = time.perf_counter()
+        fs = self.bundle.frame_seconds
+        words = decoding.words_with_times(labels, starts, fs, ends, symbols=self.labels.symbols)
+        decode_ms += (time.perf_counter() - t0) * 1e3
         audio_s, features_ms, call_ms = timing
         return Result(
             text=self.labels.text(labels),
             words=words,
             start=round(offset * fs, 3),
-            end=round((offset + len(log_probs)) * fs, 3),
+            end=round((offset + frames) * fs, 3),
             timings=_timings(audio_s, features_ms, decode_ms, call_ms),
         )
 
     # ------------------------------------------------------------------ whole utterances
-    def posteriors(self, features: np.ndarray) -> tuple[np.ndarray, list[float]]:
-        """Per-frame posteriors (T', C) for normalized features (T, D), and the time of each
-        model call (ms)."""
-        n_out = self.bundle.output_length(len(features))
-        if n_out <= 0:
-            return np.zeros((0, self.labels.num_classes), np.float32), []
-        if self.artifact.streaming:
-            runner = self._runner()
-            probs = np.concatenate([runner.push(features), runner.flush()])[:n_out]
-            return probs, runner.call_ms
-        feeds = {self.backend.input_names[0]: features[None].astype(np.float32)}
-        t0 = time.perf_counter()
-        probs = self.backend.run(feeds)[self.backend.output_names[0]][0]
-        return probs, [(time.perf_counter() - t0) * 1e3]
+    def posteriors(self, samples: np.ndarray) -> tuple[np.ndarray, list[float]]:
+        """Per-frame posteriors (T', C) of a whole recording (samples at the bundle's rate),
+        whatever the artifact takes (features or audio), and the time of each model call (ms).
+        Exactly the gated function up to ``long_audio.whole_seconds``."""
+        x = check_samples(samples)
+        run = self._sample_run(seconds=len(x) / self.sample_rate)
+        parts = [run.push(x), run.finish()]
+        parts = [q for q in parts if q.size] or [np.zeros((0, self.labels.num_classes))]
+        return np.concatenate(parts).astype(np.float32), run.call_ms
 
     def transcribe(self, audio: np.ndarray | str | os.PathLike) -> Result:
-        """Text, word times and timings of a whole utterance: samples at the bundle's rate
-        (see the module docstring) or a WAV file (any rate; resampled)."""
+        """Text, word times and timings of a whole recording: samples at the bundle's rate
+        (see the module docstring) or a WAV file (any rate; resampled). Memory does not grow
+        with the length (``runtime.long_audio``): exact for streaming artifacts, greedy
+        decoding and inputs up to ``long_audio.whole_seconds``; windowed beyond."""
+        return self._transcribe_blocks(*self._audio_blocks(audio))
+
+    def _audio_blocks(
+        self, audio: np.ndarray | str | os.PathLike
+    ) -> tuple[Iterator[np.ndarray], float]:
+        """A file or samples as blocks of ``long_audio.block_seconds`` at the bundle's rate,
+        and the duration (seconds; a file's from its header)."""
+        block = self.long_audio.block_seconds
         if isinstance(audio, str | os.PathLike):
-            samples = read_audio(audio, self.sample_rate)
-        else:
-            samples = check_samples(audio)
-        t0 = time.perf_counter()
-        feats = extract(samples, self.bundle.features)
-        features_ms = (time.perf_counter() - t0) * 1e3
-        probs, call_ms = self.posteriors(feats)
-        timing = (len(samples) / self.sample_rate, features_ms, call_ms)
-        return self._result(decoding.to_log_probs(probs), self.decoder, 0, timing)
+            return iter_wav(audio, self.sample_rate, block), wav_info(audio).seconds
+        samples = check_samples(audio)
+        n = max(1, int(block * self.sample_rate))
+        blocks = (samples[i : i + n] for i in range(0, len(samples), n))
+        return blocks, len(samples) / self.sample_rate
+
+    def _sample_run(self, streaming: bool = False, seconds: float = 0.0) -> SampleRun:
+        """Samples in, posteriors out, for this artifact (``runtime.sample_runs``: numpy
+        features in front of a feature-input artifact; nothing in front of an audio-in one)."""
+        return sample_run(
+            self.backend,
+            self.artifact,
+            self.bundle.header,
+            self.long_audio,
+            streaming=streaming,
+            seconds=seconds,
+        )
+
+    def _transcribe_blocks(self, blocks: Iterable[np.ndarray], seconds: float) -> Result:
+        """Audio blocks through the artifact (and its features) and the decoder, one block at
+        a time (``seconds``: the expected duration; longer than ``whole_seconds`` starts
+        windowing an offline artifact at once)."""
+        limits = self.long_audio
+        run = self._sample_run(seconds=seconds)
+        max_frames = int(limits.whole_seconds / self.bundle.frame_seconds)
+        d = self.decoder
+        labeler = Labeler(d.decode, d.greedy, self.labels.blank, self.labels.symbols, max_frames)
+        samples = 0
+        for block in blocks:
+            samples += len(block)
+            labeler.push(run.push(block))
+        labeler.push(run.finish())
+        labeler.finish()
+        timing = (samples / self.sample_rate, run.features_ms, run.call_ms)
+        ends = labeler.ends
+        return self._labels_result(
+            labeler.labels, labeler.starts, ends, 0, labeler.frames, labeler.decode_ms, timing
+        )
 
     # ------------------------------------------------------------------ streams
     def create_stream(self, hotwords: list[str] | tuple[str, ...] | None = None) -> Stream:
@@ -334,8 +376,7 @@ class Stream:
     def __init__(self, rec: Recognizer, decoder: DecoderOptions) -> None:
         self.rec = rec
         self.decoder = decoder
-        self._runner = rec._runner()
-        self._features = FeatureStream(rec.bundle.features)
+        self._run = rec._sample_run(streaming=True)
         fs = rec.bundle.frame_seconds
         silent = {rec.labels.blank} | {i for i, s in enumerate(rec.labels.symbols) if s.isspace()}
         self._detector = (
@@ -347,8 +388,6 @@ class Stream:
         self._new_stream()
 
     def _new_stream(self) -> None:
-        self._frames_in = 0  # feature frames pushed
-        self._frames_out = 0  # posterior frames received
         self._new_utterance(0)
 
     def _new_utterance(self, start: int) -> None:
@@ -356,8 +395,8 @@ class Stream:
         self._probs = np.zeros((0, self.rec.labels.num_classes), np.float32)
         self._ids: list[int] = []
         self._previous = -1
-        self._features_ms = 0.0
-        self._runner.call_ms = []
+        self._calls_before = len(self._run.call_ms)  # model calls of earlier utterances
+        self._features_before = self._run.features_ms
         if self._detector is not None:
             self._detector.reset()
 
@@ -382,16 +421,10 @@ class Stream:
         self._push(x)
 
     def _push(self, x: np.ndarray, final: bool = False) -> None:
-        t0 = time.perf_counter()
-        feats = self._features.flush() if final else self._features.push(x)
-        self._features_ms += (time.perf_counter() - t0) * 1e3
-        self._frames_in += len(feats)
-        out = self._runner.push(feats)
+        out = self._run.push(x)
         if final:
-            out = np.concatenate([out, self._runner.flush()])
-            n_out = self.rec.bundle.output_length(self._frames_in)
-            out = out[: max(0, n_out - self._frames_out)]
-        self._frames_out += len(out)
+            fin = self._run.finish()
+            out = np.concatenate([out, fin]) if len(fin) else out
         self._consume(out)
 
     def input_finished(self) -> None:
@@ -402,7 +435,7 @@ class Stream:
             self._resampler = None
         self._push(np.zeros(0, np.float32), final=True)
         self._last = self._close()
-        self._runner.reset()
+        self._run = self.rec._sample_run(streaming=True)
         self._new_stream()
 
     # ------------------------------------------------------------------ posteriors
@@ -436,7 +469,8 @@ class Stream:
         """The current utterance's result; the next utterance starts after it."""
         fs = self.rec.bundle.frame_seconds
         audio_s = len(self._probs) * fs
-        timing = (audio_s, self._features_ms, list(self._runner.call_ms))
+        calls = list(self._run.call_ms[self._calls_before :])
+        timing = (audio_s, self._run.features_ms - self._features_before, calls)
         result = self.rec._result(
             decoding.to_log_probs(self._probs), self.decoder, self._start, timing
         )
@@ -451,6 +485,20 @@ class Stream:
             labels, _, _ = self.decoder.decode(decoding.to_log_probs(self._probs))
             return self.rec.labels.text(labels)
         return self.rec.labels.text(self._ids)
+
+    @property
+    def complete_words(self) -> list[str]:
+        """The words of ``partial`` that are complete (a space was decoded after them). Greedy
+        partials only grow, so these never change within the utterance: a client may append
+        them as they come (``transcribe --stream --partial-new-words``)."""
+        words = self.partial.split()
+        if self.decoder.partial_decoder and not self.decoder.greedy:
+            return words[:-1]  # beam partials: no such guarantee (any word may be revised)
+        symbols = self.rec.labels.symbols
+        ends_word = (
+            bool(self._ids) and self._ids[-1] < len(symbols) and symbols[self._ids[-1]].isspace()
+        )
+        return words if ends_word else words[:-1]
 
     @property
     def is_endpoint(self) -> bool:
@@ -480,7 +528,7 @@ class StreamingRecognizer(Recognizer):
     @property
     def chunk_latencies_ms(self) -> list[float]:
         """Model time of each chunk of the current utterance (ms)."""
-        return list(self._stream._runner.call_ms)
+        return list(self._stream._run.call_ms[self._stream._calls_before :])
 
     def accept_audio(self, samples: np.ndarray) -> str:
         """Deprecated: ``stream.accept_waveform`` then ``stream.partial``."""

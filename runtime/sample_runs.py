@@ -89,8 +89,12 @@ class AudioWindowRun(WindowRun):
 
     features_ms = 0.0
 
-    def __init__(self, backend: Backend, header: BundleHeader, limits: LongAudio) -> None:
-        super().__init__(backend, header.output_length, _frame_step_seconds(header), limits)
+    def __init__(
+        self, backend: Backend, header: BundleHeader, limits: LongAudio, windowed: bool = False
+    ) -> None:
+        super().__init__(
+            backend, header.output_length, _frame_step_seconds(header), limits, windowed
+        )
         cfg = header.features
         self._config = cfg
         self._window_samples, self._step = cfg.window, cfg.step
@@ -153,21 +157,25 @@ def sample_run(
     limits: LongAudio,
     *,
     streaming: bool = False,
+    seconds: float = 0.0,
 ) -> SampleRun:
     """The run for ``artifact``: audio-in or feature-input, streaming or offline windows.
-    ``streaming=True`` (a live stream) requires a streaming artifact."""
+    ``streaming=True`` (a live stream) requires a streaming artifact; ``seconds`` (the
+    expected duration) beyond ``limits.whole_seconds`` windows an offline artifact at once."""
     if streaming and artifact.stream is None:
         raise EdgeASRError(
             f"artifact {artifact.name!r} is offline: streams need a streaming artifact "
             "(Recognizer.from_bundle(..., streaming=True) or a *-stream artifact)"
         )
+    windowed = seconds > limits.whole_seconds
     if artifact.audio is not None:
         if artifact.stream is not None:
             return AudioStreamRun(backend, artifact, header)
-        return AudioWindowRun(backend, header, limits)
+        return AudioWindowRun(backend, header, limits, windowed)
     inner: StreamRun | WindowRun
     if artifact.stream is not None:
         inner = StreamRun(backend, artifact.stream, header.output_length)
     else:
-        inner = WindowRun(backend, header.output_length, _frame_step_seconds(header), limits)
+        fs = _frame_step_seconds(header)
+        inner = WindowRun(backend, header.output_length, fs, limits, windowed)
     return FeatureRun(header, inner)

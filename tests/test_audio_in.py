@@ -183,3 +183,58 @@ def test_audio_stream_equals_offline_for_any_chunking(tiny_bundle: Path, tiny_co
         assert all(np.array_equal(results[0], r) for r in results[1:])
         assert results[0].shape == whole.shape
         assert np.abs(results[0] - whole).max() <= 1e-5
+
+
+def test_recognizer_runs_audio_in_artifacts(tiny_bundle: Path, tiny_corpus: Path):
+    """transcribe and streams with audio-in artifacts give the feature-input artifacts' text,
+    for any chunking of the audio."""
+    from edge_asr.data.audio import load_audio
+    from edge_asr.data.manifest import load_manifest
+    from runtime.recognizer import Recognizer
+
+    files = [u.path for u in load_manifest(tiny_corpus / "test.jsonl")[:3]]
+    plain = Recognizer.from_bundle(tiny_bundle, "onnx-fp32-stream")
+    for name in ("onnx-fp32-audio", "tflite-fp32-audio", "onnx-fp32-audio-stream"):
+        rec = Recognizer.from_bundle(tiny_bundle, name)
+        for f in files:
+            assert rec.transcribe(f).text == plain.transcribe(f).text, (name, f)
+    rec = Recognizer.from_bundle(tiny_bundle, "tflite-int8-dynamic-audio-stream")
+    rng = np.random.default_rng(0)
+    for f in files:
+        x = load_audio(f, rec.sample_rate)
+        offline = rec.transcribe(x).text
+        stream = rec.create_stream()
+        i = 0
+        while i < len(x):
+            n = int(rng.integers(1, 4000))
+            stream.accept_waveform(rec.sample_rate, x[i : i + n])
+            i += n
+        assert rec.finish(stream).text == offline
+
+
+def test_cli_and_no_feature_code_on_the_audio_path(tiny_bundle: Path, tiny_corpus: Path):
+    """`edge-asr transcribe --artifact ...-audio-stream` (file and --stream) works, and a
+    process transcribing with an audio-in artifact never imports runtime.features."""
+    import subprocess
+    import sys
+
+    from edge_asr.data.manifest import load_manifest
+
+    wav = str(load_manifest(tiny_corpus / "test.jsonl")[0].path)
+    art = "tflite-int8-dynamic-audio-stream"
+    cli = [sys.executable, "-m", "edge_asr", "transcribe", str(tiny_bundle), "--artifact", art]
+    whole = subprocess.run([*cli, wav], capture_output=True, text=True, check=True)
+    with open(wav, "rb") as stdin:
+        streamed = subprocess.run(
+            [*cli, "--stream"], stdin=stdin, capture_output=True, text=True, check=True
+        )
+    final = streamed.stdout.strip().splitlines()[-1]
+    assert final.startswith("final: ")
+    assert whole.stdout.strip() == f"{wav}: {final.removeprefix('final: ')}"
+    code = (
+        "import sys; from runtime.recognizer import Recognizer; "
+        f"r = Recognizer.from_bundle({str(tiny_bundle)!r}, 'onnx-fp32-audio'); "
+        f"r.transcribe({wav!r}); print('runtime.features' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
