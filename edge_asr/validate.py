@@ -58,7 +58,54 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="fail when any artifact's CER exceeds the Keras CER by more than D (absolute, "
         "0.005 = 0.5 points; default: no bound)",
     )
+    p.add_argument(
+        "--arch",
+        choices=["aarch64"],
+        default=None,
+        help="also run every artifact inside an emulated aarch64 environment (qemu-user; "
+        "prepared once under .cache/aarch64, needs root) and report per-CPU columns",
+    )
+    p.add_argument(
+        "--cpu",
+        type=_cpu_list,
+        default=None,
+        metavar="CPU[,CPU]",
+        help="emulated CPU models for --arch (default cortex-a72,max: ARMv8.0 without, and "
+        "ARMv8.2+ with FP16 arithmetic)",
+    )
+    p.add_argument(
+        "--arch-limit",
+        type=positive_int,
+        default=8,
+        metavar="N",
+        help="utterances per artifact under emulation (40-100x slower; default 8)",
+    )
+    p.add_argument(
+        "--arch-artifacts",
+        type=lambda text: tuple(n.strip() for n in text.split(",") if n.strip()),
+        default=None,
+        metavar="NAME[,NAME]",
+        help="with --arch: emulate only these artifacts (default: every artifact)",
+    )
+    p.add_argument(
+        "--arch-if-possible",
+        action="store_true",
+        help="with --arch: when this host cannot emulate, record 'not checked' and why instead "
+        "of exiting 2 (what `edge-asr demo` uses)",
+    )
     p.set_defaults(func=run)
+
+
+def _cpu_list(text: str) -> tuple[str, ...]:
+    from edge_asr.targets.aarch64 import CPUS
+
+    cpus = tuple(c.strip() for c in text.split(",") if c.strip())
+    bad = [c for c in cpus if c not in CPUS]
+    if not cpus or bad:
+        raise argparse.ArgumentTypeError(
+            f"unknown CPU {', '.join(bad) or repr(text)}; choose from {', '.join(CPUS)}"
+        )
+    return cpus
 
 
 def _check_args(out: str | Path, limit: int | None, threads: int, max_delta: float | None) -> Path:
@@ -166,8 +213,77 @@ def _row(art: Any, bundle: Any, run: dict[str, Any], ref: dict[str, Any], loaded
         "load_s": run.get("load_s"),
         "peak_rss_mb": run.get("peak_rss_mb"),
         "loadable_by": run.get("loadable_by", {}),
+        # TFLM verdict recorded at conversion (bundle.json; TFLite feature-input entries)
+        "micro": art.micro.to_dict() if art.micro is not None else None,
         "errors": errors,
     }
+
+
+def _emulation(arch: str | None, if_possible: bool) -> Any:
+    """The prepared environment for ``arch``, the reason it cannot be made (``if_possible``),
+    or None without ``arch``; an impossible ``arch`` otherwise fails before any work."""
+    if arch is None:
+        return None
+    from edge_asr.targets.aarch64 import EmulationUnavailable, prepare
+
+    try:
+        return prepare(log=lambda m: print(f"edge-asr validate: aarch64: {m}", file=sys.stderr))
+    except EmulationUnavailable as exc:
+        if if_possible:
+            return f"not checked: {exc}"
+        raise EmulationUnavailable(f"--arch {arch}: {exc}") from None
+
+
+def _device_targets(
+    bundle: Any,
+    loaded: Any,
+    ref: dict[str, Any],
+    rows: list[dict[str, Any]],
+    env: Any,
+    cpus: tuple[str, ...],
+    limit: int,
+    progress: Any,
+) -> None:
+    """Fill ``row["targets"]``: per emulated CPU, the artifact's CER, delta CER vs Keras (on
+    the same utterances), decode agreement and max |posterior diff| vs this host's run."""
+    from edge_asr.data.audio import load_audio
+    from edge_asr.metrics import cer
+    from edge_asr.targets import compare as cmp
+    from edge_asr.targets.aarch64 import CPUS
+
+    if isinstance(env, str):
+        for row in rows:
+            row["targets"] = {CPUS[c]: {"skipped": env} for c in cpus}
+        return
+    n = min(limit, len(loaded.utterances))
+    refs = loaded.texts[:n]
+    keras_cer = cer(refs, ref["texts"][:n])
+    rate = bundle.features.sample_rate
+    samples = [load_audio(u.path, rate) for u in loaded.utterances[:n]]
+    env.sync_sources()
+    with cmp.stage(env, bundle.path, samples, rate) as staged:
+        for row in rows:
+            task = progress.add_task(f"{row['name']} aarch64", total=len(cpus), info="host")
+            targets: dict[str, dict[str, Any]] = {}
+            host = cmp.run_host(staged, row["name"])
+            for cpu in cpus:
+                progress.update(task, info=cpu)
+                if host.error:
+                    targets[CPUS[cpu]] = {"skipped": f"host run failed: {host.error}"}
+                    continue
+                dev = cmp.run_device(env, staged, row["name"], cpu)
+                if dev.error:
+                    targets[CPUS[cpu]] = {"skipped": f"failed on device: {dev.error}", "error": 1}
+                else:
+                    art_cer = cer(refs, dev.texts)
+                    targets[CPUS[cpu]] = {
+                        "cer": art_cer,
+                        "delta_cer": art_cer - keras_cer,
+                        **cmp.compare(dev, host),
+                        "utterances": n,
+                    }
+                progress.advance(task)
+            row["targets"] = targets
 
 
 def _size_ratios(rows: list[dict[str, Any]]) -> None:
@@ -195,14 +311,23 @@ def validate(
     limit: int | None = None,
     threads: int = 1,
     max_delta_cer: float | None = None,
+    arch: str | None = None,
+    cpus: tuple[str, ...] | None = None,
+    arch_limit: int = 8,
+    arch_if_possible: bool = False,
+    arch_artifacts: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
     """Build the report (also written to ``out``); ``report["failed"]`` names the artifacts
-    that did not run or exceeded ``max_delta_cer``. Bad arguments fail before any work."""
+    that did not run or exceeded ``max_delta_cer`` (here or on an ``arch`` target). Bad
+    arguments fail before any work."""
     from edge_asr.measure import make_request, run_isolated
     from edge_asr.progress import make_progress
+    from edge_asr.targets.aarch64 import DEFAULT_CPUS
     from runtime.bundle import Bundle
 
     out = _check_args(out, limit, threads, max_delta_cer)
+    cpus = cpus or DEFAULT_CPUS
+    emulation = _emulation(arch, arch_if_possible)
     loaded_bundles = [Bundle.load(b) for b in bundles]
     sets = _load_sets(loaded_bundles, manifest, limit)
     files = [str(u.path) for u in sets[0].utterances]
@@ -222,12 +347,19 @@ def validate(
                 info = row["status"] if row["cer"] is None else f"CER {row['cer']:.3f}"
                 progress.update(task, info=info)
                 rows.append(row)
+            if emulation is not None:
+                mine = [r for r in rows if r["bundle"] == str(bundle.path)]
+                if arch_artifacts is not None:
+                    from edge_asr.targets.aarch64 import CPUS
+
+                    for r in mine:
+                        if r["name"] not in arch_artifacts:
+                            skip = {"skipped": "not selected (--arch-artifacts)"}
+                            r["targets"] = {CPUS[c]: skip for c in cpus}
+                    mine = [r for r in mine if r["name"] in arch_artifacts]
+                _device_targets(bundle, loaded, ref, mine, emulation, cpus, arch_limit, progress)
     _size_ratios(rows)
-    failed = [
-        r["name"]
-        for r in rows
-        if r["errors"] or (max_delta_cer is not None and r["delta_cer"] > max_delta_cer)
-    ]
+    failed = [r["name"] for r in rows if r["errors"] or _over(r, max_delta_cer)]
     report = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "manifest": str(manifest),
@@ -241,6 +373,18 @@ def validate(
     }
     write_report(report, out)
     return report
+
+
+def _over(row: dict[str, Any], max_delta: float | None) -> bool:
+    """An artifact fails when it crashed on a target, or its delta CER here or on any target
+    exceeds ``max_delta``."""
+    targets = row.get("targets", {}).values()
+    if any(t.get("error") for t in targets):
+        return True
+    if max_delta is None:
+        return False
+    deltas = [row["delta_cer"], *(t["delta_cer"] for t in targets if "delta_cer" in t)]
+    return any(d is not None and d > max_delta for d in deltas)
 
 
 def _fmt(value: Any, spec: str) -> str:
@@ -298,9 +442,85 @@ def markdown(report: dict[str, Any]) -> str:
         "|" + "---|" * len(TABLE_COLUMNS),
     ]
     lines += ["| " + " | ".join(f(r) for _, f in TABLE_COLUMNS) + " |" for r in report["artifacts"]]
+    lines += [f"\n{note}" for note in _interpreter_note(report)]
+    lines += targets_markdown(report["artifacts"])
+    lines += micro_markdown(report["artifacts"])
     if report["failed"]:
         lines += ["", f"Failed: {', '.join(report['failed'])}"]
     return "\n".join(lines) + "\n"
+
+
+def _interpreter_note(report: dict[str, Any]) -> list[str]:
+    """'runs on' lists the interpreters that loaded and ran each artifact; name the ones not
+    installed here (so not tried), e.g. tflite-runtime next to LiteRT."""
+    from edge_asr.measure import not_installed
+
+    missing = not_installed([r.get("loadable_by", {}) for r in report["artifacts"]])
+    return [f"Not installed here, not tried: {', '.join(missing)}."] if missing else []
+
+
+def _target_cell(t: dict[str, Any] | None) -> str:
+    if t is None:
+        return "-"
+    if "skipped" in t:
+        return t["skipped"] if len(t["skipped"]) <= 70 else t["skipped"][:69] + "…"
+    return (
+        f"{t['cer']:.3f} / {t['delta_cer']:+.4f} / {t['agreement_vs_host']:.2f} / "
+        f"{t['max_abs_diff_vs_host']:.1e}"
+    )
+
+
+def targets_markdown(rows: list[dict[str, Any]]) -> list[str]:
+    """The device-target table (one column per emulated CPU), if any artifact has targets;
+    a reason that is the same for every cell (e.g. no emulation here) is said once."""
+    names = list(dict.fromkeys(n for r in rows for n in r.get("targets", {})))
+    if not names:
+        return []
+    cells = [r["targets"].get(n, {}).get("skipped") for r in rows for n in names]
+    if all(cells) and len(set(cells)) == 1:
+        return ["", f"Device targets ({', '.join(names)}): {cells[0]}"]
+    n = next((t["utterances"] for r in rows for t in r["targets"].values() if "cer" in t), 0)
+    lines = [
+        "",
+        f"## Device targets (emulated, {n} utterances; CER / dCER vs Keras / decode agreement "
+        "vs host / max abs diff vs host)",
+        "",
+        "| artifact | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+    ]
+    lines += [
+        f"| {r['name']} | " + " | ".join(_target_cell(r["targets"].get(n)) for n in names) + " |"
+        for r in rows
+        if r.get("targets")
+    ]
+    return lines
+
+
+def micro_markdown(rows: list[dict[str, Any]]) -> list[str]:
+    """The TensorFlow Lite Micro table (from each TFLite entry's ``micro`` in bundle.json):
+    what runs on a microcontroller, with which arena and flash, and how close to LiteRT."""
+    checked = [r for r in rows if r.get("micro")]
+    if not checked:
+        return []
+    lines = [
+        "",
+        "## TensorFlow Lite Micro (checked at conversion; decode agreement vs LiteRT on the "
+        "check utterances)",
+        "",
+        "| artifact | TFLM | arena bytes | flash bytes | agree | static shapes |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in checked:
+        m = r["micro"]
+        verdict = "yes" if m["compatible"] else f"no: {m.get('reason') or 'incompatible'}"
+        arena = f"{m['arena_bytes']:,}" if m["compatible"] else "-"
+        agree = f"{m['decode_agreement']:.2f}" if m["compatible"] else "-"
+        static = "yes" if m.get("static_shapes") else "no"
+        lines.append(
+            f"| {r['name']} | {verdict} | {arena} | {m.get('flash_bytes', 0):,} | {agree} | "
+            f"{static} |"
+        )
+    return lines
 
 
 def pareto(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -383,13 +603,29 @@ def print_table(report: dict[str, Any]) -> None:
         style = "red" if r["name"] in report["failed"] else None
         table.add_row(*(f(r) for _, f in TABLE_COLUMNS), style=style)
     Console(width=max(Console().width, 160)).print(table)
+    for note in _interpreter_note(report):
+        print(note)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.cpu and not args.arch:
+        raise EdgeASRError("--cpu needs --arch aarch64")
     report = validate(
-        args.bundles, args.manifest, args.out, args.limit, args.threads, args.max_delta_cer
+        args.bundles,
+        args.manifest,
+        args.out,
+        args.limit,
+        args.threads,
+        args.max_delta_cer,
+        arch=args.arch,
+        cpus=args.cpu,
+        arch_limit=args.arch_limit,
+        arch_if_possible=args.arch_if_possible,
+        arch_artifacts=args.arch_artifacts,
     )
     print_table(report)
+    for line in targets_markdown(report["artifacts"]):
+        print(line)
     out = Path(args.out)
     print(f"report: {out / 'report.json'}  {out / 'report.md'}  plot: {out / 'cer_vs_size.png'}")
     if report["failed"]:

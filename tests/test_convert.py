@@ -236,7 +236,8 @@ def test_full_matrix(tmp_path, feature_config, check_data, calib_data, name):
     """Every target for a conv-front-end unidirectional model and for a bidirectional one."""
     model_dir = make_model_dir(tmp_path, name, feature_config)
     # Random weights: CER is noise, so reduced precisions are held to a posterior bound instead.
-    loose = ["fp16", "int8-dynamic", "int8-full", "int8-static"]
+    loose = ["fp16", "int8-dynamic", "int8-dynamic-per-tensor", "int8-full", "int16x8-full"]
+    loose += ["int8-static"]
     tolerance = [f"{p}{s}:delta_cer=none" for p in loose for s in ("", "-stream")]
     tolerance += [f"{p}{s}:max_abs_diff=0.1" for p in loose for s in ("", "-stream")]
     outcome = run_convert(
@@ -248,14 +249,20 @@ def test_full_matrix(tmp_path, feature_config, check_data, calib_data, name):
     missing = {u["name"]: u for u in doc["unavailable"]}
     assert produced | set(missing) == _all_names()
     assert "WHILE" in missing["tflite-int8-full"]["reason"]
+    # Full integer needs the unrolled streaming graph, for feature and audio input alike.
+    offline_full = {f"tflite-{p}{a}" for p in ("int8-full", "int16x8-full") for a in ("", "-audio")}
     if name == "final_model_streaming":
-        assert set(missing) == {"tflite-int8-full"}
+        assert set(missing) == offline_full
         assert missing["tflite-int8-full"]["see"] == "tflite-int8-full-stream"
+        assert missing["tflite-int8-full-audio"]["see"] == "tflite-int8-full-audio-stream"
         sizes = {a["name"]: a["size_bytes"] for a in doc["artifacts"]}
         assert sizes["onnx-int8-dynamic"] <= 0.5 * sizes["onnx-fp32"]
         assert sizes["tflite-fp16"] <= 0.7 * sizes["tflite-fp32"]
+        audio = [a for a in doc["artifacts"] if a["audio"]]
+        assert len(audio) == len(produced) // 2
+        assert all(a["quantized_weights"].startswith("front end") for a in audio)
     else:
-        assert all(n.endswith("-stream") for n in missing if n != "tflite-int8-full")
+        assert all(n.endswith("-stream") for n in missing if n not in offline_full)
         assert not any(n.endswith("-stream") for n in produced)
 
 
