@@ -238,3 +238,35 @@ def test_cli_and_no_feature_code_on_the_audio_path(tiny_bundle: Path, tiny_corpu
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_int16_pcm_variants_and_greedy_ids(tmp_path, tiny_corpus: Path, feature_config):
+    """`--audio-dtype int16`: the artifacts take int16 PCM (what microphones deliver) and pass
+    the gate; the offline one's ``ids`` output is the ArgMax of its posteriors."""
+    from converters.convert import Options, convert_model_dir, load_utterances, resolve_targets
+    from edge_asr.data.audio import load_audio
+    from edge_asr.data.manifest import load_manifest
+    from runtime.backends import open_backend
+    from runtime.bundle import Bundle
+    from runtime.recognizer import Recognizer
+    from tests.conftest import make_model_dir
+
+    model_dir = make_model_dir(tmp_path, "deep_rnn_model", feature_config)
+    check = load_utterances(tiny_corpus / "valid.jsonl", feature_config, 3)
+    targets = resolve_targets(["onnx-fp32-audio,tflite-fp32-audio-stream,onnx-fp32"])
+    options = Options(targets=targets, long_seconds=2.0, audio_dtype="int16")
+    outcome = convert_model_dir(model_dir, tmp_path / "bundle", check, None, options)
+    assert not outcome.failed, [(a.name, a.parity.failures) for a in outcome.artifacts]
+    bundle = Bundle.load(tmp_path / "bundle")
+    arts = {a.name: a for a in bundle.artifacts}
+    for name in ("onnx-fp32-audio", "tflite-fp32-audio-stream"):
+        assert arts[name].audio is not None and arts[name].audio.dtype == "int16"
+        assert arts[name].inputs[0].dtype == "int16"
+    backend = open_backend(bundle.verify(arts["onnx-fp32-audio"]))
+    wav = load_manifest(tiny_corpus / "test.jsonl")[0].path
+    pcm = np.round(load_audio(wav, 16000) * 32768).clip(-32768, 32767).astype(np.int16)
+    out = backend.run({"audio": pcm[None]})
+    np.testing.assert_array_equal(out["ids"][0], out["probs"][0].argmax(-1))
+    plain = Recognizer.from_bundle(tmp_path / "bundle", "onnx-fp32").transcribe(wav).text
+    for name in ("onnx-fp32-audio", "tflite-fp32-audio-stream"):
+        assert Recognizer.from_bundle(tmp_path / "bundle", name).transcribe(wav).text == plain
