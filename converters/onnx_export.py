@@ -40,7 +40,14 @@ INPUT_NAME = "the_input"
 STREAM_INPUT_NAME = "feats"
 OUTPUT_NAME = "probs"
 
-_RNN_ACTIVATIONS = {"tanh": "Tanh", "relu": "Relu", "sigmoid": "Sigmoid"}
+#: Keras 2's hard sigmoid clip(0.2x + 0.5, 0, 1) is ONNX HardSigmoid with its default
+#: alpha/beta (Keras 3's hard_sigmoid is another function; ``edge_asr.models.builders``).
+_RNN_ACTIVATIONS = {
+    "tanh": "Tanh",
+    "relu": "Relu",
+    "sigmoid": "Sigmoid",
+    "keras2_hard_sigmoid": "HardSigmoid",
+}
 
 
 class OnnxExportError(EdgeASRError):
@@ -180,6 +187,26 @@ def _conv1d(g: _Graph, t: _Tensor, layer: Any, hint: str, streaming: bool) -> _T
     y = g.op("Conv", inputs, hint, **attrs)
     y = g.op("Transpose", [y], hint, perm=[0, 2, 1])
     return _activation(g, _Tensor(y, False), layer.activation, hint)
+
+
+def _max_pool1d(g: _Graph, t: _Tensor, layer: Any, hint: str, streaming: bool) -> _Tensor:
+    """MaxPooling1D (channels_last) as ONNX MaxPool on (B, C, T)."""
+    if getattr(layer, "data_format", "channels_last") != "channels_last":
+        raise OnnxExportError(f"layer {hint!r}: only channels_last MaxPooling1D is supported")
+    (pool,), (stride,) = layer.pool_size, layer.strides
+    attrs: dict[str, Any] = {"kernel_shape": [pool], "strides": [stride]}
+    if layer.padding == "same":
+        if streaming:
+            raise OnnxExportError(f"layer {hint!r}: a 'same' pooling cannot stream exactly")
+        attrs["auto_pad"] = "SAME_UPPER"
+    elif layer.padding == "valid":
+        attrs["pads"] = [0, 0]
+    else:
+        raise OnnxExportError(f"layer {hint!r}: MaxPooling1D padding {layer.padding!r}")
+    perm_in = [1, 2, 0] if t.time_major else [0, 2, 1]
+    x = g.op("Transpose", [t.name], hint, perm=perm_in)
+    y = g.op("MaxPool", [x], hint, **attrs)
+    return _Tensor(g.op("Transpose", [y], hint, perm=[0, 2, 1]), False)
 
 
 def _direction_weights(rnn: Any, hint: str) -> tuple[str, dict[str, Any], list[np.ndarray]]:
@@ -331,6 +358,8 @@ def _translate(
         return _batch_norm(g, t, layer, hint), []
     if kind == "Conv1D":
         return _conv1d(g, t, layer, hint, streaming=states is not None), []
+    if kind == "MaxPooling1D":
+        return _max_pool1d(g, t, layer, hint, streaming=states is not None), []
     raise OnnxExportError(f"layer {hint!r} ({kind}) is not supported by the ONNX exporter")
 
 

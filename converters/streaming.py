@@ -10,7 +10,8 @@ receptive field ``R`` maps frames ``[k*chunk, k*chunk + chunk + R - S)`` to exac
 ``chunk / S`` model frames ``[k*chunk/S, (k+1)*chunk/S)`` of the whole-utterance output. A
 'causal' convolution on the input is a 'valid' one after ``(kernel - 1) * dilation`` zero frames,
 so the device pads the stream instead. 'same'/'full' convolutions look into the future: not
-streamable exactly.
+streamable exactly. A 'valid' ``MaxPooling1D`` (pool ``p``, stride ``s``) maps frames exactly as a
+'valid' convolution with kernel ``p`` and stride ``s`` does, so it enters the same window math.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import keras
 import numpy as np
 
 from converters.unrolled import UnrolledRecurrent
-from edge_asr.models.chain import BIDIRECTIONAL, POINTWISE, RECURRENT, inference_layers
+from edge_asr.models.chain import BIDIRECTIONAL, POINTWISE, POOLING, RECURRENT, inference_layers
 from edge_asr.models.twin import apply_chain, copy_layer
 from runtime.errors import EdgeASRError
 from runtime.formats import StateSpec, StreamSpec
@@ -74,6 +75,18 @@ def _analyse(model: keras.Model, chunk_frames: int) -> tuple[StreamSpec | None, 
                         "padding cannot be reproduced on the input stream"
                     )
                 left_pad += span
+            field += span * stride
+            stride *= int(layer.strides[0])
+        elif kind in POOLING:
+            # A 'valid' pooling window is a strided convolution's window: same window math.
+            span = int(layer.pool_size[0]) - 1
+            if seen_rnn:
+                return None, f"pooling {layer.name!r} after a recurrent layer"
+            if layer.padding != "valid" and span > 0:
+                return None, (
+                    f"pooling {layer.name!r} uses {layer.padding!r} padding: its last window "
+                    "depends on where the utterance ends (use 'valid')"
+                )
             field += span * stride
             stride *= int(layer.strides[0])
         elif kind not in POINTWISE:

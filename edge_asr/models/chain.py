@@ -30,6 +30,22 @@ POINTWISE = (
     "ReLU",
     "Identity",
 )
+#: 1-D convolutions and poolings over time: they set the frame rate (the ``output_length``
+#: rule has one entry per such layer, ``cnn_output_length`` semantics for both).
+CONVOLUTION = ("Conv1D",)
+POOLING = ("MaxPooling1D",)
+TIME_DISTRIBUTED = "TimeDistributed"
+#: Every layer kind the twins, exporters and the importer accept (TimeDistributed only around
+#: Dense, Bidirectional only around a recurrent layer).
+SUPPORTED = (
+    *INFERENCE_IDENTITY,
+    *RECURRENT,
+    BIDIRECTIONAL,
+    *POINTWISE,
+    *CONVOLUTION,
+    *POOLING,
+    TIME_DISTRIBUTED,
+)
 
 
 class NotAChainError(EdgeASRError):
@@ -98,3 +114,23 @@ def inference_layers(model: Any) -> list[Any]:
 def layer_kinds(model: Any) -> set[str]:
     """Class names of the model's layers (``Bidirectional`` counts as one)."""
     return {type(layer).__name__ for layer in model.layers}
+
+
+def check_supported(model: Any) -> None:
+    """Raise ``UnsupportedLayerError`` naming the first layer (and its type) that is not in
+    ``SUPPORTED``, or ``NotAChainError`` when the model is not one chain of layers."""
+    for layer in chain_layers(model):
+        kind = type(layer).__name__
+        if kind not in SUPPORTED:
+            raise UnsupportedLayerError(
+                f"layer {layer.name!r} ({kind}) is not supported; supported layers: "
+                f"{', '.join(sorted(set(SUPPORTED)))}"
+            )
+        if kind == BIDIRECTIONAL:
+            inner = type(layer.forward_layer).__name__
+            if inner not in RECURRENT:
+                raise UnsupportedLayerError(
+                    f"layer {layer.name!r}: Bidirectional({inner}) is not supported "
+                    f"(only around {', '.join(RECURRENT)})"
+                )
+        inference_layer(layer)  # TimeDistributed(anything but Dense) raises here
