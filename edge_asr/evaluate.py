@@ -38,7 +38,9 @@ def evaluate_model_dir(
     loaded = load_set(
         manifest, folder.features, strict=strict, progress="features" if progress else None
     )
-    hyps = greedy_texts(keras_posteriors(model, loaded.features, batch_size=batch_size))
+    hyps = greedy_texts(
+        keras_posteriors(model, loaded.features, batch_size=batch_size), folder.labels
+    )
     refs = loaded.texts
     rows = [
         {

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from edge_asr.batching import length_sorted_groups, pad_features
+from runtime.formats import Labels
 
 
 def _forward(model: Any, eager: bool) -> Callable[[np.ndarray], Any]:
@@ -70,9 +71,10 @@ def keras_posteriors(
     return out
 
 
-def greedy_texts(posteriors: Sequence[np.ndarray]) -> list[str]:
-    """Best-path (greedy CTC) transcripts of per-utterance posteriors."""
+def greedy_texts(posteriors: Sequence[np.ndarray], labels: Labels | None = None) -> list[str]:
+    """Best-path (greedy CTC) transcripts of per-utterance posteriors, spelled with the
+    model's ``labels`` (default: the 29-symbol alphabet)."""
     from runtime.decoding import greedy_decode, to_log_probs
-    from runtime.text import int_to_text
 
-    return [int_to_text(greedy_decode(to_log_probs(p))) for p in posteriors]
+    spell = (labels or Labels.default()).text
+    return [spell(greedy_decode(to_log_probs(p))) for p in posteriors]

@@ -150,7 +150,7 @@ def _keras_reference(bundle: Any, loaded: Any) -> dict[str, Any]:
 
     model = load_model(bundle.source_file, bundle.header.model_meta)
     t0 = time.perf_counter()
-    texts = greedy_texts(keras_posteriors(model, loaded.features))
+    texts = greedy_texts(keras_posteriors(model, loaded.features), bundle.labels)
     seconds = time.perf_counter() - t0
     return {
         "bundle": str(bundle.path),
