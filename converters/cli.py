@@ -67,7 +67,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--int8-io",
         action="store_true",
-        help="int8 inputs/outputs for tflite-int8-full variants (default: float I/O)",
+        help="integer inputs/outputs for tflite-int8-full (int8) and tflite-int16x8-full "
+        "(int16) variants (default: float I/O)",
     )
     p.add_argument(
         "--audio-dtype",
@@ -108,7 +109,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from converters.convert import Options, convert_model_dir, resolve_targets
+    from converters.convert import CALIBRATED, Options, convert_model_dir, resolve_targets
     from converters.tolerances import parse_overrides
     from edge_asr.cli_types import output_dir
     from runtime.errors import EdgeASRError
@@ -135,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
         raise EdgeASRError(f"{args.check}: no readable utterance")
     calib_manifest = args.calib or args.check
     calib = None
-    if any(t.precision in ("int8-full", "int8-static") for t in options.targets):
+    if any(t.precision in CALIBRATED for t in options.targets):
         skip = args.check_count if args.calib is None else 0
         if args.calib is None:
             print(
@@ -183,13 +184,15 @@ def print_table(outcome: Any) -> None:
     table = Table(title="edge-asr convert")
     for col in ("variant", "size", "vs fp32", "max diff", "agree", "CER", "dCER", "result"):
         table.add_column(col, justify="left" if col in ("variant", "result") else "right")
-    fp32 = {
-        (a.format, a.streaming): a.size_bytes for a in outcome.artifacts if a.precision == "fp32"
+    fp32 = {  # audio-in variants are compared with the audio-in fp32 one
+        (a.format, a.streaming, a.audio is None): a.size_bytes
+        for a in outcome.artifacts
+        if a.precision == "fp32"
     }
     for art in outcome.artifacts:
         parity = art.parity
         size = art.size_bytes or 0
-        base = fp32.get((art.format, art.streaming))
+        base = fp32.get((art.format, art.streaming, art.audio is None))
         ratio = f"{size / base:.2f}x" if base else "-"
         result = "[green]pass" if parity.passed else "[red]FAIL"
         table.add_row(

@@ -55,6 +55,10 @@ WHILE_INT8_REASON = (
     "exit 139, TF 2.21): only the unrolled streaming graph quantizes fully"
 )
 MAX_STREAM_CALIB_CALLS = 600
+#: Integer-only TFLite precisions (int8 or int16 activations): calibrated, streaming graph only.
+FULL_INTEGER = ("int8-full", "int16x8-full")
+#: Precisions that need calibration feeds (--calib).
+CALIBRATED = (*FULL_INTEGER, "int8-static")
 
 
 @dataclass(frozen=True)
@@ -209,14 +213,15 @@ def _produce(job: dict[str, Any], model: Any, work: Path) -> str:
         else:
             tflite_export.offline_saved_model(model, saved)
         calib = None
-        if target.precision == "int8-full":
+        if target.precision in FULL_INTEGER:
             calib = _load_calibration(job["calib"], "stream" if stream else "offline")
         flat = tflite_export.convert(saved, target.precision, calib, job["int8_io"])
         flat = tflite_export.canonical_io(flat, None if stream else job["min_frames"])
         write_bytes(job["artifact"], flat)
         description = tflite_export.QUANTIZED_WEIGHTS[target.precision]
-        if target.precision == "int8-full":
-            io = "int8 I/O" if job["int8_io"] else "float32 I/O (quantize/dequantize inside)"
+        if target.precision in FULL_INTEGER:
+            integer = "int16" if target.precision == "int16x8-full" else "int8"
+            io = f"{integer} I/O" if job["int8_io"] else "float32 I/O (quantize/dequantize inside)"
             description += f"; {io}"
         return description
     from converters.onnx_export import export_onnx
@@ -245,7 +250,7 @@ def _produce_audio(job: dict[str, Any], target: Target, model: Any, work: Path) 
     from converters.audio_in import stream_layout
     from runtime.fileio import write_bytes
 
-    if job["int8_io"] and target.precision == "int8-full":
+    if job["int8_io"] and target.precision in FULL_INTEGER:
         raise EdgeASRError(
             "--int8-io applies to feature-input variants; audio-in ones take PCM samples"
         )
@@ -474,7 +479,7 @@ def unsupported_reason(
     stream_name = variant_name(target.format, target.precision, True, target.audio)
     if (
         target.format == "tflite"
-        and target.precision == "int8-full"
+        and target.precision in FULL_INTEGER
         and not target.streaming
         and kinds & {*RECURRENT, BIDIRECTIONAL}
     ):
@@ -628,9 +633,7 @@ class _Session:
         """Write the check set and calibration feeds for the child processes."""
         self.checks.save(self.work / "checks.npz")
         feeds: dict[str, list[dict[str, np.ndarray]]] = {}
-        calibrated = [
-            t for t in self.options.targets if t.precision in ("int8-full", "int8-static")
-        ]
+        calibrated = [t for t in self.options.targets if t.precision in CALIBRATED]
         if calibrated:
             keep = [
                 i
@@ -638,7 +641,9 @@ class _Session:
                 if self.model.output_length(len(f))
             ]
             if not calib or not keep:
-                raise EdgeASRError("int8-full/int8-static targets need --calib utterances")
+                raise EdgeASRError(
+                    "int8-full/int16x8-full/int8-static targets need --calib utterances"
+                )
             usable = [calib.features[i] for i in keep]
             feeds["offline"] = [{"the_input": f[None].astype(np.float32)} for f in usable]
             if self.spec is not None:
@@ -658,7 +663,7 @@ class _Session:
         why, alternative = unsupported_reason(
             target, self.spec, self.reason, layer_kinds(self.model)
         )
-        if not why and target.audio and target.precision == "int8-full" and self.options.int8_io:
+        if not why and target.audio and target.precision in FULL_INTEGER and self.options.int8_io:
             why = "--int8-io applies to feature-input variants; audio-in ones take PCM samples"
             alternative = variant_name(target.format, target.precision, target.streaming)
         if why:
@@ -711,8 +716,9 @@ class _Session:
             os.replace(artifact, rejected)
             file = f"{REJECTED_DIR}/{target.file}"
         note = None
-        if target.precision == "int8-full" and self.options.int8_io:
-            note = "int8 I/O: (de)quantize with the recorded scale and zero point"
+        if target.precision in FULL_INTEGER and self.options.int8_io:
+            integer = "int16" if target.precision == "int16x8-full" else "int8"
+            note = f"{integer} I/O: (de)quantize with the recorded scale and zero point"
         self.outcome.artifacts.append(
             ArtifactEntry(
                 name=target.name,

@@ -8,9 +8,13 @@ outputs ``Identity_k``.) The signature reads ``the_input -> probs`` (offline) or
 runner, whose keys are these names.
 
 Precisions: fp32; fp16 (float16 weights, float compute); int8-dynamic (dynamic range: int8
-weights, float activations); int8-full (integer-only kernels and activations calibrated on real
-feature windows; float I/O unless ``int8_io``). Full-integer quantization is only offered for the
-unrolled streaming graph: the calibrator segfaults on every WHILE-loop RNN (notes).
+weights, float activations); int8-dynamic-per-tensor (the same with per-tensor Dense kernels:
+FULLY_CONNECTED version 9 instead of 12, so tflite-runtime 2.14 loads it); int8-full
+(integer-only kernels and activations calibrated on real feature windows; float I/O unless
+``int8_io``); int16x8-full (the same with int16 activations and
+state, int8 weights: TFLite's 16x8 mode, the usual choice for audio on MCUs/NPUs, int16 I/O with
+``int8_io``). Full-integer quantization is only offered for the unrolled streaming graph: the
+calibrator segfaults on every WHILE-loop RNN (notes).
 """
 
 from __future__ import annotations
@@ -33,6 +37,11 @@ QUANTIZED_WEIGHTS = {
     "int8-dynamic": (
         "Dense/Conv/recurrent kernels int8 (dynamic range: activations quantized on the fly, "
         "float32 biases and state)"
+    ),
+    "int8-dynamic-per-tensor": (
+        "Dense/recurrent kernels int8 per-tensor, Conv kernels int8 per-channel (dynamic range: "
+        "activations quantized on the fly, float32 biases and state); loads in tflite-runtime "
+        "2.14"
     ),
     "int8-full": (
         "all kernels int8 per-channel, activations and recurrent state int8 (calibrated), "
@@ -114,12 +123,16 @@ def convert(
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if precision == "fp16":
         converter.target_spec.supported_types = [tf.float16]
+    if precision == "int8-dynamic-per-tensor":
+        # Per-channel hybrid Dense kernels make FULLY_CONNECTED version 12, which runtimes
+        # before TF 2.15 (tflite-runtime 2.14, the last wheel) lack; per-tensor ones are v9.
+        converter._experimental_disable_per_channel_quantization_for_dense_layers = True
     if precision in FULL_INTEGER:
         if calibration is None:
             raise EdgeASRError(f"{precision} needs calibration data (--calib)")
         samples = [{k: np.asarray(a, np.float32) for k, a in feed.items()} for feed in calibration]
         if not samples:
-            raise EdgeASRError("int8-full needs calibration data; none was given")
+            raise EdgeASRError(f"{precision} needs calibration data; none was given")
         converter.representative_dataset = lambda: iter(samples)
         converter.target_spec.supported_ops = [getattr(tf.lite.OpsSet, FULL_INTEGER[precision])]
         if int8_io:  # integer I/O: int8, or int16 for 16x8

@@ -44,12 +44,13 @@ def feature_config(tiny_corpus: Path):
     return config.with_stats(mean, std)
 
 
-def make_model_dir(root: Path, name: str, features, seed: int = 0) -> Path:
-    """A model directory (docs/formats.md) with random weights and randomized BatchNorm."""
+def make_model_dir(root: Path, name: str, features, seed: int = 0, **params) -> Path:
+    """A model directory (docs/formats.md) with random weights and randomized BatchNorm;
+    ``params`` override the builder's test sizes (``ARCHS``)."""
     from edge_asr.models import build, save_model
     from runtime.formats import Labels, ModelDir
 
-    model = build(name, input_dim=features.dim, **ARCHS[name])
+    model = build(name, input_dim=features.dim, **{**ARCHS[name], **params})
     rng = np.random.default_rng(seed)
     for layer in model.layers:
         for weight in layer.weights:

@@ -31,6 +31,9 @@ def test_quick_demo_end_to_end(tmp_path: Path):
         assert row["rtf"] > 0 and row["peak_rss_mb"] > 0
         if row["precision"] == "fp32":
             assert row["decode_agreement"] == 1.0
+        # device targets: measured on emulated aarch64, or "not checked: why"
+        assert set(row["targets"]) == {"aarch64-cortex-a72", "aarch64-max"}, row["targets"]
+        assert (row["micro"] is not None) == (row["format"] == "tflite"), row["micro"]
     assert {"cer", "wer"} <= set(report["reference"])
     for name in ("report.md", "report.csv", "cer_vs_size.png"):
         assert (work / "report" / name).stat().st_size > 0
