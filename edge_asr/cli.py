@@ -19,18 +19,20 @@ from typing import NoReturn
 from runtime.errors import EdgeASRError
 
 # Commands that never load TensorFlow (a device has only the runtime extra).
-LIGHT_COMMANDS = {"corpus", "transcribe", "lm"}
+LIGHT_COMMANDS = {"corpus", "transcribe", "lm", "export-web"}
 # Shown in this order in --help; unknown plug-ins follow alphabetically.
 _ORDER = [
     "corpus",
     "models",
     "train",
+    "import",
     "evaluate",
     "convert",
     "validate",
     "transcribe",
     "lm",
     "demo",
+    "export-web",
 ]
 # Optional top-level modules -> the extra that installs them. A command whose module needs one
 # of these, absent here, is skipped (and named in --help); any other ImportError propagates.
