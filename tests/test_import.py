@@ -603,23 +603,25 @@ def test_every_seed_model_every_source_converts(
     tmp_path, seeds, check_data, stats_file, feature_config, arch, flavor
 ):
     """All five seed architectures, trained a few steps, saved four ways: each import equals
-    tf_keras predict and converts with every fp32 variant passing the gate."""
+    tf_keras predict; the imported model converts with every fp32 variant passing the gate.
+    (The imports of one model are the same function, checked to 1e-5 against tf_keras each:
+    converting one of them stands for all, and keeps the test to minutes.)"""
     from converters.cli import failure_lines
 
     seed = seeds(arch, flavor)
-    # keras2.0 GRU/LSTM: the native ONNX exporter has no Keras 2 hard_sigmoid yet (TFLite only)
-    gated = flavor == "keras2.0" and arch != "cnn_rnn_model"
-    targets = [t for t in FP32 if t.startswith("tflite")] if gated else FP32
+    outs = []
     for kind in KINDS:
         out = import_seed(seed, kind, tmp_path / kind, stats_file, flavor)
         diff = check_import(seed, out, check_data.features, feature_config)
-        outcome = _convert(out, tmp_path / f"{kind}-bundle", check_data, targets)
-        assert not outcome.failed, failure_lines(outcome)
-        passed = {a.name: f"{a.parity.max_abs_diff:.1e}" for a in outcome.artifacts}
-        assert outcome.artifacts and all(a.passed for a in outcome.artifacts)
-        streamable = arch != "bidirectional_rnn_model"
-        assert len(outcome.artifacts) == len(targets) // (1 if streamable else 2)
-        print(f"{arch} {flavor} {kind}: parity {diff:.1e}, gate {passed}")
+        print(f"{arch} {flavor} {kind}: parity {diff:.1e}")
+        outs.append(out)
+    outcome = _convert(outs[0], tmp_path / "bundle", check_data, FP32)
+    assert not outcome.failed, failure_lines(outcome)
+    passed = {a.name: f"{a.parity.max_abs_diff:.1e}" for a in outcome.artifacts}
+    assert outcome.artifacts and all(a.passed for a in outcome.artifacts)
+    streamable = arch != "bidirectional_rnn_model"
+    assert len(outcome.artifacts) == len(FP32) // (1 if streamable else 2)
+    print(f"{arch} {flavor}: gate {passed}")
 
 
 @pytest.mark.slow
@@ -650,7 +652,7 @@ def test_keras3_hand_made_model_converts(tmp_path, check_data, stats_file):
     out = tmp_path / "model"
     argv = ["--features", "spectrogram", "--norm-file", str(stats_file)]
     assert run_import(tmp_path / "hand.keras", out, *argv) == 0
-    outcome = _convert(out, tmp_path / "bundle", check_data, ["tflite-fp32", "tflite-fp32-stream"])
+    outcome = _convert(out, tmp_path / "bundle", check_data, FP32)
     assert not outcome.failed, failure_lines(outcome)
     stream = next(a for a in outcome.artifacts if a.streaming)
     assert stream.passed and stream.stream.window_frames == 16 + 6 - 2  # chunk + R - S
