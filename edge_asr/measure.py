@@ -21,13 +21,6 @@ import numpy as np
 
 from runtime.errors import EdgeASRError
 
-# Interpreter modules a backend may load -> the name the report gives them.
-_INTERPRETERS = {
-    "ai_edge_litert": "litert",
-    "tflite_runtime": "tflite-runtime",
-    "onnxruntime": "onnxruntime",
-}
-
 
 def peak_rss_mb() -> float:
     """Peak resident memory of this process image. ``ru_maxrss`` survives exec, so a child
@@ -73,25 +66,45 @@ def transcribe_files(
     yield {"type": "summary", "artifact": artifact, "load_s": load_s, "peak_rss_mb": peak_rss_mb()}
 
 
-def _zeros(shape: list[int]) -> np.ndarray:
-    """A zero input for a declared shape: batch 1, and 64 frames for an unknown time axis
-    (longer than any builder's convolution kernel)."""
-    return np.zeros([d if d > 0 else (1 if i == 0 else 64) for i, d in enumerate(shape)], "f4")
+def _zeros(shape: list[int], dtype: str = "float32") -> np.ndarray:
+    """A zero input for a declared shape: batch 1, and for an unknown time axis 64 feature
+    frames (longer than any builder's convolution kernel) or, for audio-in ``(1, N)``
+    inputs, one second of samples at 16 kHz."""
+    unknown = 64 if len(shape) == 3 else 16000
+    return np.zeros(
+        [d if d > 0 else (1 if i == 0 else unknown) for i, d in enumerate(shape)], dtype
+    )
 
 
 def loadable_by(path: str, fmt: str) -> dict[str, str]:
-    """Whether the interpreter the runtime picks here loads the artifact and runs it once on
-    zeros: ``{interpreter: 'yes' | 'no: why'}``."""
-    from runtime.backends import open_backend
+    """Every interpreter the runtime supports for ``fmt`` (``runtime.backends.INTERPRETERS``),
+    installed here or not: ``'yes'`` when it loads the artifact and runs it once on zeros,
+    ``'no: not installed (pip install ...)'``, or ``'no: why'``."""
+    from runtime.backends import interpreter_status, open_backend
 
     try:
-        backend = open_backend(path, fmt)
-        backend.run({t["name"]: _zeros(t["shape"]) for t in backend.inputs})
-        status = "yes"
-    except EdgeASRError as exc:
-        status = f"no: {str(exc).splitlines()[0][:120]}"
-    loaded = [name for mod, name in _INTERPRETERS.items() if mod in sys.modules]
-    return {name: status for name in loaded} or {fmt: status}
+        statuses = interpreter_status(fmt)
+    except KeyError:
+        return {fmt: f"no: unknown artifact format {fmt!r}"}
+    verdicts = {}
+    for name, status in statuses.items():
+        if status != "installed":
+            verdicts[name] = f"no: {status}"
+            continue
+        try:
+            backend = open_backend(path, fmt, interpreter=name)
+            backend.run({t["name"]: _zeros(t["shape"], t["dtype"]) for t in backend.inputs})
+            verdicts[name] = "yes"
+        except EdgeASRError as exc:
+            verdicts[name] = f"no: {str(exc).splitlines()[0][:120]}"
+    return verdicts
+
+
+def not_installed(verdicts: list[dict[str, str]]) -> list[str]:
+    """Interpreters some ``loadable_by`` verdict says are not installed here (not tried)."""
+    return sorted(
+        {k for v in verdicts for k, why in v.items() if why.startswith("no: not installed")}
+    )
 
 
 def make_request(bundle: Any, artifact: Any, files: list[str], threads: int = 1) -> dict:
