@@ -24,8 +24,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-import numpy as np
-
 from runtime.errors import EdgeASRError
 from runtime.features import FeatureConfig
 from runtime.formats import AudioInput, AudioStream, StateSpec, StreamSpec, features_sha256
@@ -163,7 +161,3 @@ def stream_front(layout: AudioLayout, config: FeatureConfig, dtype: str) -> Any:
         ]
 
     return tf.function(pre, input_signature=signature)
-
-
-def zero_states(spec: StreamSpec) -> dict[str, np.ndarray]:
-    return {s.input: np.zeros(s.shape, np.dtype(s.dtype)) for s in spec.states}

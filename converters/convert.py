@@ -32,7 +32,7 @@ import numpy as np
 from converters.audio_in import AudioLayout, audio_input
 from runtime.errors import EdgeASRError
 from runtime.features import FeatureConfig
-from runtime.fileio import write_json
+from runtime.fileio import replace_dir, write_json
 from runtime.formats import (
     BUNDLE_FILE,
     PRECISIONS,
@@ -512,22 +512,11 @@ def convert_model_dir(
     build = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
     try:
         outcome = _convert_into(src, build, check, calib, options, check_sources or {})
-        _swap_in(build, out)
+        replace_dir(build, out)
     finally:
         shutil.rmtree(build, ignore_errors=True)
     outcome.bundle_json = out / BUNDLE_FILE
     return outcome
-
-
-def _swap_in(build: Path, out: Path) -> None:
-    """Replace ``out`` by ``build``: two renames (the old bundle stays whole until the first)."""
-    if not out.exists():
-        os.replace(build, out)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-    os.replace(out, old / out.name)
-    os.replace(build, out)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _convert_into(

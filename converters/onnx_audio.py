@@ -11,7 +11,6 @@ been quantized (``converters.onnx_quant``), so the front end stays float32 at ev
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import onnx
@@ -33,30 +32,16 @@ from converters.onnx_export import (
     OUTPUT_NAME,
     STREAM_INPUT_NAME,
     OnnxExportError,
+    run_tf2onnx,
 )
 from runtime.features import FeatureConfig
 
 FRONTEND_PREFIX = "frontend/"
-_ONNX_DTYPES = {
-    "float32": TensorProto.FLOAT,
-    "int16": TensorProto.INT16,
-    "int32": TensorProto.INT32,
-}
 
 
 def _tf2onnx(fn: Any, signature: list[Any], outputs: list[str]) -> onnx.ModelProto:
     """tf2onnx of ``fn``; graph outputs renamed to ``outputs``, every node named frontend/*."""
-    import tf2onnx
-
-    tf_logger = logging.getLogger("tf2onnx")
-    level = tf_logger.level
-    tf_logger.setLevel(logging.ERROR)
-    try:
-        proto, _ = tf2onnx.convert.from_function(fn, input_signature=signature, opset=OPSET)
-    except Exception as exc:  # tf2onnx raises bare exceptions of many kinds
-        raise OnnxExportError(f"tf2onnx failed on the feature front end: {exc}") from None
-    finally:
-        tf_logger.setLevel(level)
+    proto = run_tf2onnx(fn, signature, "the feature front end")
     graph = proto.graph
     renames = {o.name: new for o, new in zip(graph.output, outputs, strict=True)}
     renames.update({i.name: i.name.split(":")[0] for i in graph.input})
@@ -145,23 +130,3 @@ def _checked(proto: onnx.ModelProto) -> onnx.ModelProto:
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
         raise OnnxExportError(f"audio-in ONNX graph failed the checker: {exc}") from None
     return proto
-
-
-def tensor_infos(proto: onnx.ModelProto) -> dict[str, list[dict[str, Any]]]:
-    """The bundle's ``inputs``/``outputs`` lists of a graph (-1 for symbolic dims)."""
-    names = {v: k for k, v in _ONNX_DTYPES.items()}
-
-    def info(value: Any) -> dict[str, Any]:
-        t = value.type.tensor_type
-        shape = [d.dim_value if d.HasField("dim_value") else -1 for d in t.shape.dim]
-        return {
-            "name": value.name,
-            "shape": shape,
-            "dtype": names.get(t.elem_type, "float32"),
-            "quantization": None,
-        }
-
-    return {
-        "inputs": [info(v) for v in proto.graph.input],
-        "outputs": [info(v) for v in proto.graph.output],
-    }

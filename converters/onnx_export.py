@@ -477,26 +477,34 @@ def export_onnx(
     return infos
 
 
+def run_tf2onnx(fn: Any, signature: list[Any], what: str, opset: int = OPSET) -> onnx.ModelProto:
+    """tf2onnx on a tf.function, quietly (one "missing output shape" line per loop tensor
+    otherwise); any failure is one ``OnnxExportError`` naming ``what``."""
+    import tf2onnx
+
+    tf_logger = logging.getLogger("tf2onnx")
+    level = tf_logger.level
+    tf_logger.setLevel(logging.ERROR)
+    try:
+        proto, _ = tf2onnx.convert.from_function(fn, input_signature=signature, opset=opset)
+    except Exception as exc:  # tf2onnx raises bare exceptions of many kinds
+        raise OnnxExportError(f"tf2onnx failed on {what}: {exc}") from None
+    finally:
+        tf_logger.setLevel(level)
+    return proto
+
+
 def export_onnx_tf2onnx(model: Any, path: str | os.PathLike, opset: int = OPSET) -> dict[str, Any]:
     """The naive route: tf2onnx on the Keras 3 model as it is (RNNs become Loop nodes, and
     TimeDistributed traced with unknown time maps over the batch). Kept for the bench (native
     vs Loop latency) and for the gate's regression test; never a shipped artifact.
     """
     import tensorflow as tf
-    import tf2onnx
 
     features = int(model.inputs[0].shape[-1])
     spec = [tf.TensorSpec((None, None, features), tf.float32, name=INPUT_NAME)]
     fn = tf.function(lambda x: {OUTPUT_NAME: model(x, training=False)}, input_signature=spec)
-    tf_logger = logging.getLogger("tf2onnx")  # one "missing output shape" line per loop tensor
-    level = tf_logger.level
-    tf_logger.setLevel(logging.ERROR)
-    try:
-        proto, _ = tf2onnx.convert.from_function(fn, input_signature=spec, opset=opset)
-    except Exception as exc:  # tf2onnx raises bare exceptions of many kinds
-        raise OnnxExportError(f"tf2onnx failed on {model.name}: {exc}") from None
-    finally:
-        tf_logger.setLevel(level)
+    proto = run_tf2onnx(fn, spec, model.name, opset)
     out = proto.graph.output[0].name
     if out != OUTPUT_NAME:  # tf2onnx names outputs after the dict key or the TF tensor
         for node in proto.graph.node:

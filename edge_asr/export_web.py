@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime.errors import EdgeASRError
+from runtime.fileio import replace_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIENTS = ROOT / "clients"
@@ -151,23 +152,7 @@ def export_web(
         (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
         (tmp / MARKER).write_text(f"written by edge-asr export-web from {bundle.path}\n")
         os.chmod(tmp, 0o755)
-        _swap(tmp, out)
+        replace_dir(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out, entry
-
-
-def _swap(new: Path, out: Path) -> None:
-    """Put ``new`` at ``out``; an old site there is moved aside first and removed after."""
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        os.replace(out, old)
-    try:
-        os.replace(new, out)
-    except OSError:
-        if old is not None:
-            os.replace(old, out)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

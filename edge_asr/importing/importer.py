@@ -27,6 +27,7 @@ from edge_asr.importing.sources import Source, SourceError, read_source
 from edge_asr.importing.weights import WeightError, assign, gru_bias_is_1d, pair_by_order
 from runtime.errors import EdgeASRError
 from runtime.features import FeatureConfig
+from runtime.fileio import replace_dir
 from runtime.formats import Labels, ModelDir, ModelMeta
 
 #: Largest |difference| allowed between the rebuilt model and a SavedModel's own graph (the
@@ -238,17 +239,6 @@ def _check_out(out: Path, overwrite: bool) -> None:
         raise ImportFailed(f"{out}: exists and is not empty (pass --overwrite to replace it)")
 
 
-def _swap_in(build: Path, out: Path) -> None:
-    """Replace ``out`` by ``build``; the old directory stays whole until the first rename."""
-    if not out.exists():
-        os.replace(build, out)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-    os.replace(out, old / out.name)
-    os.replace(build, out)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def _write(out: Path, model: Any, meta: ModelMeta, features: FeatureConfig, labels: Labels) -> None:
     from edge_asr.models import load_model, save_model
     from edge_asr.models.builders import attach_metadata
@@ -268,7 +258,7 @@ def _write(out: Path, model: Any, meta: ModelMeta, features: FeatureConfig, labe
         diff = np.max(np.abs(np.asarray(reloaded(x)) - np.asarray(model(x))))
         if not diff <= 1e-6:
             raise ImportFailed(f"the saved model.keras differs from the imported model ({diff})")
-        _swap_in(build, out)
+        replace_dir(build, out)
     finally:
         shutil.rmtree(build, ignore_errors=True)
 
