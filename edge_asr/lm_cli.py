@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     b.add_argument("corpus", help="text file, one sentence per line (normalized on reading)")
-    b.add_argument("--order", type=positive_int, default=3, help="n-gram order")
+    b.add_argument("--order", type=positive_int, default=3, help="n-gram order (default: 3)")
     b.add_argument(
         "--out", required=True, type=output_file, metavar="FILE", help="output .arpa file"
     )

@@ -4,12 +4,18 @@
 tensor name, whatever the artifact's I/O types: int8 I/O is (de)quantized here with the model's
 own scale and zero point, and the TFLite time axis is resized on demand. ``run`` is safe to
 call from many threads at once (onnxruntime sessions are; TFLite gets one interpreter per
-concurrent caller), and every interpreter failure is a ``BackendError``. LiteRT
-(``ai_edge_litert``) is preferred for TFLite, ``tflite_runtime`` is the fallback.
+concurrent caller), and every interpreter failure is a ``BackendError``.
+
+TFLite files run on LiteRT (``ai_edge_litert``, the maintained wheel) or ``tflite_runtime``
+(older devices' wheel; it cannot run TF 2.21's int8 kernels): ``interpreter=`` picks one, by
+default the first installed in ``INTERPRETERS`` order. ``interpreter_status`` says, per
+interpreter, whether it is installed, so callers can tell "not installed" from "cannot load".
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
 import threading
 from pathlib import Path
@@ -25,17 +31,83 @@ class BackendError(EdgeASRError):
     """An artifact cannot be loaded or run by its interpreter."""
 
 
-def _tflite_interpreter_class() -> Any:
+#: Interpreters per artifact format, in the order ``interpreter=None`` tries them.
+INTERPRETERS: dict[str, tuple[str, ...]] = {
+    "tflite": ("litert", "tflite-runtime"),
+    "onnx": ("onnxruntime",),
+}
+#: interpreter -> (module to import, pip package)
+_PACKAGES = {
+    "litert": ("ai_edge_litert.interpreter", "ai-edge-litert"),
+    "tflite-runtime": ("tflite_runtime.interpreter", "tflite-runtime"),
+    "onnxruntime": ("onnxruntime", "onnxruntime"),
+}
+#: ``backend=`` values of ``Recognizer.from_bundle`` and ``--backend``: a format (its
+#: interpreters in order) or one interpreter.
+BACKENDS = ("auto", "tflite", "onnx", *_PACKAGES)
+
+
+class InterpreterMissing(BackendError):
+    """The interpreter asked for is not installed here."""
+
+
+def interpreter_format(interpreter: str) -> str:
+    """The artifact format an interpreter runs (``litert`` -> ``tflite``)."""
+    for fmt, names in INTERPRETERS.items():
+        if interpreter in names:
+            return fmt
+    raise BackendError(f"unknown interpreter {interpreter!r} (one of {', '.join(_PACKAGES)})")
+
+
+def backend_choice(backend: str) -> tuple[str | None, str | None]:
+    """``backend=`` as (artifact format or None for any, interpreter or None for the first
+    installed one)."""
+    if backend not in BACKENDS:
+        raise BackendError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    if backend == "auto":
+        return None, None
+    if backend in INTERPRETERS:
+        return backend, None
+    return interpreter_format(backend), backend
+
+
+def interpreter_installed(interpreter: str) -> bool:
+    """Whether ``interpreter``'s package is importable here (without importing it)."""
+    top = _PACKAGES[interpreter][0].split(".")[0]
     try:
-        from ai_edge_litert.interpreter import Interpreter
+        return importlib.util.find_spec(top) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def interpreter_status(fmt: str) -> dict[str, str]:
+    """``{interpreter: "installed" | "not installed (pip install ...)"}`` for ``fmt``."""
+    return {
+        name: "installed"
+        if interpreter_installed(name)
+        else f"not installed (pip install {_PACKAGES[name][1]})"
+        for name in INTERPRETERS[fmt]
+    }
+
+
+def _import_interpreter(interpreter: str) -> Any:
+    module, package = _PACKAGES[interpreter]
+    try:
+        return importlib.import_module(module)
     except ImportError:
-        try:
-            from tflite_runtime.interpreter import Interpreter
-        except ImportError:
-            raise BackendError(
-                "no TFLite interpreter: pip install ai-edge-litert (or tflite-runtime)"
-            ) from None
-    return Interpreter
+        raise InterpreterMissing(f"{interpreter} is not installed: pip install {package}") from None
+
+
+def _tflite_interpreter_class(interpreter: str | None = None) -> tuple[str, Any]:
+    """(name, Interpreter class) of ``interpreter``, or of the first installed one."""
+    if interpreter is not None:
+        return interpreter, _import_interpreter(interpreter).Interpreter
+    for name in INTERPRETERS["tflite"]:
+        if interpreter_installed(name):
+            return name, _import_interpreter(name).Interpreter
+    raise InterpreterMissing(
+        "no TFLite interpreter: pip install ai-edge-litert (or tflite-runtime)"
+    )
 
 
 def _quantize(x: np.ndarray, info: dict[str, Any]) -> np.ndarray:
@@ -59,6 +131,7 @@ class Backend:
     """Common surface: ``inputs``/``outputs`` (name, shape, dtype, quantization) and ``run``."""
 
     format: str
+    interpreter: str  # litert | tflite-runtime | onnxruntime
     inputs: list[dict[str, Any]]
     outputs: list[dict[str, Any]]
 
@@ -83,8 +156,7 @@ class Backend:
 class _TFLiteSession:
     """One interpreter and the input shapes it is allocated for (used by one caller at a time)."""
 
-    def __init__(self, path: Path, threads: int) -> None:
-        interpreter_cls = _tflite_interpreter_class()
+    def __init__(self, path: Path, threads: int, interpreter_cls: Any) -> None:
         try:
             with quiet_native_stderr():
                 self.interp = interpreter_cls(model_path=str(path), num_threads=threads)
@@ -125,9 +197,10 @@ class TFLiteBackend(Backend):
 
     format = "tflite"
 
-    def __init__(self, path: Path, threads: int = 1) -> None:
+    def __init__(self, path: Path, threads: int = 1, interpreter: str | None = None) -> None:
+        self.interpreter, self._cls = _tflite_interpreter_class(interpreter)
         self._path, self._threads = path, threads
-        first = _TFLiteSession(path, threads)
+        first = _TFLiteSession(path, threads, self._cls)
         self._idle = [first]
         self._lock = threading.Lock()
         self.interpreters = 1  # opened so far: the most callers that ever ran at once
@@ -154,7 +227,7 @@ class TFLiteBackend(Backend):
             if self._idle:
                 return self._idle.pop()
             self.interpreters += 1
-        return _TFLiteSession(self._path, self._threads)
+        return _TFLiteSession(self._path, self._threads, self._cls)
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         self._check_feeds(feeds)
@@ -170,12 +243,10 @@ class TFLiteBackend(Backend):
 
 class OnnxBackend(Backend):
     format = "onnx"
+    interpreter = "onnxruntime"
 
     def __init__(self, path: Path, threads: int = 1) -> None:
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise BackendError("onnxruntime is not installed: pip install onnxruntime") from None
+        ort = _import_interpreter("onnxruntime")
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
@@ -209,16 +280,26 @@ class OnnxBackend(Backend):
         }
 
 
-def open_backend(path: str | os.PathLike, format: str | None = None, threads: int = 1) -> Backend:
-    """Load an artifact with its interpreter (format from the suffix when not given)."""
+def open_backend(
+    path: str | os.PathLike,
+    format: str | None = None,
+    threads: int = 1,
+    interpreter: str | None = None,
+) -> Backend:
+    """Load an artifact with its interpreter (format from the suffix when not given;
+    ``interpreter``: one of ``INTERPRETERS[format]``, default the first installed)."""
     path = Path(path)
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise BackendError(f"threads must be an integer >= 1, got {threads!r}")
     if not path.is_file():
         raise BackendError(f"{path}: no such artifact")
     fmt = format or path.suffix.lstrip(".")
+    if fmt not in INTERPRETERS:
+        raise BackendError(f"{path}: unknown artifact format {fmt!r} (tflite or onnx)")
+    if interpreter is not None and interpreter_format(interpreter) != fmt:
+        raise BackendError(
+            f"{path}: {interpreter} runs {interpreter_format(interpreter)}, not {fmt}"
+        )
     if fmt == "tflite":
-        return TFLiteBackend(path, threads)
-    if fmt == "onnx":
-        return OnnxBackend(path, threads)
-    raise BackendError(f"{path}: unknown artifact format {fmt!r} (tflite or onnx)")
+        return TFLiteBackend(path, threads, interpreter)
+    return OnnxBackend(path, threads)

@@ -14,14 +14,30 @@ from typing import Any
 from runtime.errors import EdgeASRError
 
 STDIN_BLOCK_SECONDS = 0.1
+#: ``--backend`` values (``runtime.backends.BACKENDS``, spelled out so ``--help`` imports no
+#: numpy): a format (its interpreters, LiteRT first) or one interpreter.
+BACKEND_CHOICES = ("auto", "tflite", "onnx", "litert", "tflite-runtime", "onnxruntime")
 STDIN_EPILOG = """\
+files: WAV (PCM 8-32 bit or float, any rate and channel count, resampled); any length in
+bounded memory: streaming artifacts and greedy decoding are exact at any length; offline
+artifacts run a file of up to 60 s in one call and longer files in 40 s windows (5 s of
+context each side), beam search decodes up to 60 s at a time, cut in a pause.
+
 stdin (--stream): raw signed 16-bit little-endian mono PCM at the bundle's sample rate (16 kHz
-for the demo) or at --rate, e.g. `arecord -f S16_LE -r 16000 -c 1 | edge-asr transcribe B
---stream`; a WAV stream (RIFF header) is read with its own rate, channels and format. FLAC
-and Ogg are refused. Ctrl-C (SIGINT) ends the input: the last utterance is finalized and
-printed, exit 0. With --json, partials are {"partial": TEXT, "final": false} and finals carry
-the offline keys plus "final": true, one per utterance (endpointing). A closed stdout
-(`| head -1`) ends quietly with exit 141."""
+for the demo) or at --rate; a WAV stream (RIFF header) is read with its own rate, channels and
+format (metadata chunks before or after the data are skipped). FLAC and Ogg are refused.
+Ctrl-C (SIGINT) ends the input: the last utterance is finalized and printed, exit 0. With
+--json, partials are {"partial": TEXT, "final": false} (with --partial-new-words
+{"new": WORDS, "index": I, "final": false}: only the words completed since the previous
+line, I = the first one's position in the utterance) and finals carry the offline keys plus
+"final": true, one per utterance (endpointing). A closed stdout (`| head -1`) ends quietly
+with exit 141.
+
+examples:
+  edge-asr transcribe demo/bundle recording.wav other.wav --json
+  edge-asr transcribe demo/bundle long.wav --artifact tflite-int8-dynamic --beam 16 --lm lm.arpa
+  arecord -f S16_LE -r 16000 -c 1 | edge-asr transcribe demo/bundle --stream
+  edge-asr transcribe demo/bundle --stream --json --partial-new-words < meeting.wav"""
 
 
 class UsageError(EdgeASRError):
@@ -55,18 +71,25 @@ def register_transcribe(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "transcribe",
         help="transcribe WAV files (or live audio from stdin with --stream) with a bundle",
-        description="Transcribe audio on the device runtime (no TensorFlow).",
+        description="Transcribe WAV files, or live audio from stdin (--stream), with one "
+        "artifact of a bundle on the device runtime (numpy + LiteRT or onnxruntime; no "
+        "TensorFlow).",
         epilog=STDIN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("bundle", help="bundle directory (from `edge-asr convert`)")
-    p.add_argument("files", nargs="*", help="WAV files")
-    p.add_argument("--artifact", help="artifact name (default: smallest that passed the gate)")
+    p.add_argument("files", nargs="*", help="WAV files (none with --stream)")
+    p.add_argument(
+        "--artifact",
+        help="artifact name (default: the smallest that passed the gate; with --stream the "
+        "smallest streaming one)",
+    )
     p.add_argument(
         "--backend",
-        choices=["auto", "tflite", "onnx"],
+        choices=BACKEND_CHOICES,
         default="auto",
-        help="interpreter; must match --artifact's format (default: auto)",
+        help="a format (tflite: LiteRT, else tflite-runtime) or one interpreter; must match "
+        "--artifact's format (default: auto)",
     )
     p.add_argument(
         "--threads",
@@ -86,11 +109,20 @@ def register_transcribe(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--hotword", action="append", default=None, help="word to favour (repeat; default: none)"
     )
-    p.add_argument("--json", action="store_true", help="one JSON object per result on stdout")
+    p.add_argument(
+        "--json", action="store_true", help="one JSON object per result on stdout (default: text)"
+    )
     p.add_argument(
         "--stream",
         action="store_true",
-        help="read live audio from stdin (format below); partials as they change",
+        help="read live audio from stdin (format below); partials as they change "
+        "(default: transcribe FILES)",
+    )
+    p.add_argument(
+        "--partial-new-words",
+        action="store_true",
+        help="--stream --json: partial lines carry only the words completed since the "
+        "previous one (default: the whole partial text)",
     )
     p.add_argument(
         "--rate",
@@ -153,6 +185,8 @@ def _recognizer(args: argparse.Namespace, streaming: bool | None) -> Any:
 
 
 def run_transcribe(args: argparse.Namespace) -> int:
+    if args.partial_new_words and not (args.stream and args.json):
+        raise UsageError("--partial-new-words is for --stream --json")
     if args.stream:
         if args.files:
             raise UsageError("--stream reads stdin; give no files")
@@ -185,12 +219,22 @@ class _Printer:
 
     def __init__(self, args: argparse.Namespace, artifact: str) -> None:
         self.json = args.json
+        self.new_words = args.partial_new_words
         self.tty = sys.stdout.isatty()
         self.artifact = artifact
         self.last = ""
+        self.sent = 0  # --partial-new-words: words of this utterance already printed
         self.finals = 0
 
-    def partial(self, text: str) -> None:
+    def partial(self, stream: Any) -> None:
+        if self.new_words:
+            words = stream.complete_words
+            if len(words) > self.sent:
+                new = {"new": " ".join(words[self.sent :]), "index": self.sent, "final": False}
+                print(json.dumps(new), flush=True)
+            self.sent = len(words)
+            return
+        text = stream.partial
         if text == self.last:
             return
         self.last = text
@@ -203,6 +247,7 @@ class _Printer:
 
     def final(self, result: Any) -> None:
         self.last = ""
+        self.sent = 0
         self.finals += 1
         if self.json:
             out = {"file": "-", "artifact": self.artifact, **result.to_dict(), "final": True}
@@ -232,7 +277,9 @@ def _stream(args: argparse.Namespace) -> int:
                     stream.accept_waveform(pcm.rate, samples)
                     for result in stream.pop_results():
                         printer.final(result)
-                    printer.partial(stream.partial)
+                    printer.partial(stream)
+                if pcm.finished:  # the WAV's data chunk is complete: trailing chunks are not audio
+                    break
                 data = stdin.read(block)
                 if not data:
                     break
