@@ -30,6 +30,7 @@ from converters.tolerances import parse_overrides
 from edge_asr.cli import main as edge_asr_main
 from runtime.bundle import Bundle
 from runtime.errors import EdgeASRError
+from runtime.formats import SCHEMA_VERSION
 from tests.conftest import ARCHS, make_model_dir
 
 NOT_STREAMABLE = ("bidirectional_rnn_model", "final_model")
@@ -57,6 +58,7 @@ ARTIFACT_KEYS = (
     "size_bytes",
     "parity",
     "conversion_seconds",
+    "audio",
 )
 PARITY_KEYS = (
     "passed",
@@ -104,7 +106,7 @@ def assert_bundle_contract(bundle: Path) -> dict:
     doc = json.loads((bundle / "bundle.json").read_text())
     for key in BUNDLE_KEYS:
         assert key in doc, key
-    assert doc["schema_version"] == 1
+    assert doc["schema_version"] == SCHEMA_VERSION
     assert (bundle / doc["model"]["source"]["file"]).is_file()
     for art in doc["artifacts"]:
         for key in ARTIFACT_KEYS:
@@ -112,7 +114,8 @@ def assert_bundle_contract(bundle: Path) -> dict:
         for key in PARITY_KEYS:
             assert key in art["parity"], (art["name"], key)
         assert (bundle / art["file"]).stat().st_size == art["size_bytes"]
-        assert art["inputs"][0]["name"] == ("feats" if art["streaming"] else "the_input")
+        first = "audio" if art["audio"] else ("feats" if art["streaming"] else "the_input")
+        assert art["inputs"][0]["name"] == first
         assert art["outputs"][0]["name"] == "probs"
     loaded = Bundle.load(bundle)  # the runtime's reader accepts it and the hashes verify
     for art in loaded.passing():
@@ -210,9 +213,9 @@ def test_reconvert_failure_keeps_the_old_bundle(tmp_path, feature_config, check_
     out = tmp_path / "bundle"
     run_convert(model_dir, out, check_data, None, ["onnx-fp32"])
     before = (out / "bundle.json").read_text()
-    names, feats, _ = check_data
+    no_text = check_data._replace(texts=[""] * len(check_data.names))
     with pytest.raises(EdgeASRError, match="no usable check utterance"):
-        run_convert(model_dir, out, (names, feats, [""] * len(names)), None, ["tflite-fp32"])
+        run_convert(model_dir, out, no_text, None, ["tflite-fp32"])
     assert (out / "bundle.json").read_text() == before
     loaded = Bundle.load(out)
     loaded.verify(loaded.select("onnx-fp32"))

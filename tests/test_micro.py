@@ -21,7 +21,7 @@ def _entries(bundle: Path) -> dict[str, dict]:
 def test_every_tflite_entry_has_a_micro_verdict(tiny_bundle: Path):
     entries = _entries(tiny_bundle)
     for name, entry in entries.items():
-        if entry["format"] != "tflite":
+        if entry["format"] != "tflite" or entry["audio"]:  # audio-in: not checked in TFLM yet
             assert "micro" not in entry, name
             continue
         micro = entry["micro"]
