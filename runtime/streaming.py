@@ -26,17 +26,17 @@ def _pick(names: list[str], preferred: str) -> str:
     return preferred if preferred in names else names[0]
 
 
-class ChunkRunner:
-    """Feed feature frames as they come; get posterior frames as soon as a window is full."""
+class _StreamRunner:
+    """What every streaming runner shares: the input and output tensors, the states carried
+    from call to call, and the time of each call."""
 
-    def __init__(self, backend: Backend, spec: StreamSpec) -> None:
+    def __init__(self, backend: Backend, spec: StreamSpec, input_name: str) -> None:
         self.backend = backend
         self.spec = spec
-        self.feats_name = _pick(backend.input_names, "feats")
+        self.input_name = _pick(backend.input_names, input_name)
         self.probs_name = _pick(backend.output_names, "probs")
-        feats = next(i for i in backend.inputs if i["name"] == self.feats_name)
+        self._input = next(i for i in backend.inputs if i["name"] == self.input_name)
         probs = next(o for o in backend.outputs if o["name"] == self.probs_name)
-        self._dim = int(feats["shape"][-1])
         self.classes = int(probs["shape"][-1])
         self.call_ms: list[float] = []  # interpreter time of each call since the last reset
         self.reset()
@@ -46,25 +46,39 @@ class ChunkRunner:
         return self.spec.output_frames
 
     def reset(self) -> None:
-        """Back to the start of a stream: zero states, only the left padding buffered."""
+        """Back to the start of a stream (zero states) and a fresh call-time list."""
         self._restart()
         self.call_ms = []
 
     def _restart(self) -> None:
-        self._buf = np.zeros((self.spec.left_pad_frames, self._dim), np.float32)
         self._states = {s.input: np.zeros(s.shape, np.dtype(s.dtype)) for s in self.spec.states}
 
     def _empty(self) -> np.ndarray:
         return np.zeros((0, self.classes), np.float32)
 
-    def _call(self, window: np.ndarray) -> np.ndarray:
-        feeds = {self.feats_name: window[None].astype(np.float32, copy=False), **self._states}
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        """One call on input ``x`` (batch axis added) with the carried states; the posteriors."""
         t0 = time.perf_counter()
-        out = self.backend.run(feeds)
+        out = self.backend.run({self.input_name: x[None], **self._states})
         self.call_ms.append((time.perf_counter() - t0) * 1e3)
         for s in self.spec.states:
             self._states[s.input] = out[s.output]
         return out[self.probs_name][0]
+
+
+class ChunkRunner(_StreamRunner):
+    """Feed feature frames as they come; get posterior frames as soon as a window is full."""
+
+    def __init__(self, backend: Backend, spec: StreamSpec) -> None:
+        super().__init__(backend, spec, "feats")
+
+    def _restart(self) -> None:
+        super()._restart()
+        dim = int(self._input["shape"][-1])
+        self._buf = np.zeros((self.spec.left_pad_frames, dim), np.float32)
+
+    def _call(self, window: np.ndarray) -> np.ndarray:
+        return self._run(window.astype(np.float32, copy=False))
 
     def push(self, frames: np.ndarray) -> np.ndarray:
         """Add feature frames (n, D); return the posterior frames (m, C) completed by them."""
@@ -87,7 +101,7 @@ class ChunkRunner:
         window, chunk = self.spec.window_frames, self.spec.chunk_frames
         out = self._empty()
         if len(buf) > window - chunk:
-            pad = np.zeros((window - len(buf), self._dim), np.float32)
+            pad = np.zeros((window - len(buf), buf.shape[1]), np.float32)
             out = self._call(np.concatenate([buf, pad]))
         self._restart()
         return out
@@ -108,7 +122,7 @@ def as_pcm(samples: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return x
 
 
-class AudioChunkRunner:
+class AudioChunkRunner(_StreamRunner):
     """Feed PCM samples to an audio-in streaming artifact (features computed in the graph).
 
     Follows the ``stream.audio`` rules of docs/formats.md: chunks of ``chunk_samples``, every
@@ -121,49 +135,24 @@ class AudioChunkRunner:
     ) -> None:
         if spec.audio is None:
             raise ValueError("not an audio-in stream spec")
-        self.backend = backend
-        self.spec = spec
         self.audio = spec.audio
         self.output_length = output_length
-        self.audio_name = _pick(backend.input_names, "audio")
-        self.probs_name = _pick(backend.output_names, "probs")
-        audio_in = next(i for i in backend.inputs if i["name"] == self.audio_name)
-        self.dtype = np.dtype(audio_in["dtype"])
-        probs = next(o for o in backend.outputs if o["name"] == self.probs_name)
-        self.classes = int(probs["shape"][-1])
-        self.call_ms: list[float] = []
-        self.reset()
-
-    @property
-    def output_frames(self) -> int:
-        return self.spec.output_frames
-
-    def reset(self) -> None:
-        self._restart()
-        self.call_ms = []
+        super().__init__(backend, spec, "audio")
+        self.dtype = np.dtype(self._input["dtype"])
 
     def _restart(self) -> None:
+        super()._restart()
         self._buf = np.zeros(0, np.float32)
-        self._states = {s.input: np.zeros(s.shape, np.dtype(s.dtype)) for s in self.spec.states}
         self._calls = 0
         self._samples = 0
         self._emitted = 0
         self._last = 0.0  # the last real sample (end padding, ``AudioStream.end_padding``)
 
-    def _empty(self) -> np.ndarray:
-        return np.zeros((0, self.classes), np.float32)
-
     def _call(self, chunk: np.ndarray) -> np.ndarray | None:
-        feeds = {self.audio_name: as_pcm(chunk, self.dtype)[None], **self._states}
-        t0 = time.perf_counter()
-        out = self.backend.run(feeds)
-        self.call_ms.append((time.perf_counter() - t0) * 1e3)
-        for s in self.spec.states:
-            self._states[s.input] = out[s.output]
+        """One chunk; None for a warm-up call (its outputs are not frames of the utterance)."""
+        probs = self._run(as_pcm(chunk, self.dtype))
         self._calls += 1
-        if self._calls <= self.audio.warmup_calls:
-            return None
-        return out[self.probs_name][0]
+        return None if self._calls <= self.audio.warmup_calls else probs
 
     def push(self, samples: np.ndarray) -> np.ndarray:
         """Add float samples in [-1, 1]; return the posterior frames (m, C) they complete."""

@@ -44,13 +44,9 @@ def feature_config(tiny_corpus: Path):
     return config.with_stats(mean, std)
 
 
-def make_model_dir(root: Path, name: str, features, seed: int = 0, **params) -> Path:
-    """A model directory (docs/formats.md) with random weights and randomized BatchNorm;
-    ``params`` override the builder's test sizes (``ARCHS``)."""
-    from edge_asr.models import build, save_model
-    from runtime.formats import Labels, ModelDir
-
-    model = build(name, input_dim=features.dim, **{**ARCHS[name], **params})
+def randomize_weights(model, seed: int = 0, scales: bool = True):
+    """Random biases and BatchNorm statistics (and, with ``scales``, variances and gammas), so
+    a random-weight model's converted artifacts are checked on non-trivial numbers."""
     rng = np.random.default_rng(seed)
     for layer in model.layers:
         for weight in layer.weights:
@@ -58,8 +54,19 @@ def make_model_dir(root: Path, name: str, features, seed: int = 0, **params) -> 
             shape = tuple(weight.shape)
             if leaf in ("moving_mean", "beta", "bias"):
                 weight.assign(rng.normal(0.0, 0.3, shape).astype("float32"))
-            elif leaf in ("moving_variance", "gamma"):
+            elif scales and leaf in ("moving_variance", "gamma"):
                 weight.assign(rng.uniform(0.5, 1.5, shape).astype("float32"))
+    return model
+
+
+def make_model_dir(root: Path, name: str, features, seed: int = 0, **params) -> Path:
+    """A model directory (docs/formats.md) with random weights and randomized BatchNorm;
+    ``params`` override the builder's test sizes (``ARCHS``)."""
+    from edge_asr.models import build, save_model
+    from runtime.formats import Labels, ModelDir
+
+    model = build(name, input_dim=features.dim, **{**ARCHS[name], **params})
+    randomize_weights(model, seed)
     folder = ModelDir(root / name, model.meta, features, Labels.default())
     folder.write()
     save_model(model, folder.keras_file)

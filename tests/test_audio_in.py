@@ -22,6 +22,7 @@ import pytest
 from converters.parity import build_check_set, gate_artifact, keras_reference
 from converters.tolerances import TOLERANCES
 from runtime.fileio import write_bytes
+from tests.conftest import randomize_weights
 
 FP32_AUDIO = TOLERANCES["fp32-audio"]
 
@@ -44,13 +45,7 @@ def model(mfcc_config):
     from edge_asr.models import build
 
     m = build("cnn_rnn_model", input_dim=mfcc_config.dim, filters=12, units=16)
-    rng = np.random.default_rng(1)
-    for layer in m.layers:
-        for weight in layer.weights:
-            leaf = weight.path.rsplit("/", 1)[-1]
-            if leaf in ("moving_mean", "beta", "bias"):
-                weight.assign(rng.normal(0.0, 0.3, tuple(weight.shape)).astype("float32"))
-    return m
+    return randomize_weights(m, 1, scales=False)
 
 
 @pytest.fixture(scope="module")

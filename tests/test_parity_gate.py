@@ -23,6 +23,7 @@ from converters.tolerances import TOLERANCES, check, parse_overrides, tolerance_
 from runtime.errors import EdgeASRError
 from runtime.fileio import write_bytes
 from runtime.formats import replace
+from tests.conftest import randomize_weights
 
 FP32 = TOLERANCES["fp32"]
 
@@ -33,13 +34,7 @@ def model():
     from edge_asr.models import build
 
     m = build("deep_rnn_model", input_dim=161, units=24)
-    rng = np.random.default_rng(0)
-    for layer in m.layers:
-        for weight in layer.weights:
-            leaf = weight.path.rsplit("/", 1)[-1]
-            if leaf in ("moving_mean", "beta", "bias"):
-                weight.assign(rng.normal(0.0, 0.3, tuple(weight.shape)).astype("float32"))
-    return m
+    return randomize_weights(m, 0, scales=False)
 
 
 @pytest.fixture(scope="module")
