@@ -250,10 +250,6 @@ def _produce_audio(job: dict[str, Any], target: Target, model: Any, work: Path) 
     from converters.audio_in import stream_layout
     from runtime.fileio import write_bytes
 
-    if job["int8_io"] and target.precision in FULL_INTEGER:
-        raise EdgeASRError(
-            "--int8-io applies to feature-input variants; audio-in ones take PCM samples"
-        )
     config = FeatureConfig.from_dict(job["features"])
     dtype = job["audio_dtype"]
     layout = None

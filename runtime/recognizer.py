@@ -39,7 +39,7 @@ from runtime.endpoint import EndpointConfig, EndpointDetector
 from runtime.errors import EdgeASRError
 from runtime.formats import ArtifactEntry
 from runtime.long_audio import Labeler, LongAudio
-from runtime.sample_runs import SampleRun, sample_run
+from runtime.sample_runs import SampleRun, concat, sample_run
 from runtime.text import SYMBOLS, normalize_text
 
 __all__ = [
@@ -290,9 +290,10 @@ class Recognizer:
         Exactly the gated function up to ``long_audio.whole_seconds``."""
         x = check_samples(samples)
         run = self._sample_run(seconds=len(x) / self.sample_rate)
-        parts = [run.push(x), run.finish()]
-        parts = [q for q in parts if q.size] or [np.zeros((0, self.labels.num_classes))]
-        return np.concatenate(parts).astype(np.float32), run.call_ms
+        probs = concat(run.push(x), run.finish())
+        if not probs.size:
+            probs = np.zeros((0, self.labels.num_classes), np.float32)
+        return probs.astype(np.float32, copy=False), run.call_ms
 
     def transcribe(self, audio: np.ndarray | str | os.PathLike) -> Result:
         """Text, word times and timings of a whole recording: samples at the bundle's rate
@@ -423,8 +424,7 @@ class Stream:
     def _push(self, x: np.ndarray, final: bool = False) -> None:
         out = self._run.push(x)
         if final:
-            fin = self._run.finish()
-            out = np.concatenate([out, fin]) if len(fin) else out
+            out = concat(out, self._run.finish())
         self._consume(out)
 
     def input_finished(self) -> None:

@@ -20,7 +20,7 @@ from runtime.formats import ArtifactEntry, BundleHeader
 from runtime.long_audio import LongAudio, StreamRun, WindowRun
 from runtime.streaming import AudioChunkRunner, as_pcm
 
-__all__ = ["AudioStreamRun", "AudioWindowRun", "FeatureRun", "SampleRun", "sample_run"]
+__all__ = ["AudioStreamRun", "AudioWindowRun", "FeatureRun", "SampleRun", "concat", "sample_run"]
 
 
 class SampleRun(Protocol):
@@ -60,7 +60,7 @@ class FeatureRun:
         feats = self._features.flush()
         self.features_ms += (time.perf_counter() - t0) * 1e3
         out = self._inner.push(feats)
-        return _cat(out, self._inner.finish())
+        return concat(out, self._inner.finish())
 
 
 class AudioStreamRun:
@@ -142,7 +142,8 @@ def _frame_step_seconds(header: BundleHeader) -> float:
     return float(header.features.step_ms) / 1e3
 
 
-def _cat(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def concat(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Two posterior blocks end to end; either may be empty (a window run returns (0, 0))."""
     if not a.size:
         return b
     if not b.size:
