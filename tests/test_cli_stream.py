@@ -27,7 +27,8 @@ def _cli(*argv: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
 
 
 def _pcm(audio: np.ndarray) -> bytes:
-    return (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
+    """S16_LE bytes rounded as ``write_wav`` rounds, so a WAV and raw PCM carry equal samples."""
+    return np.round(np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
 
 
 def _records(proc: subprocess.CompletedProcess) -> list[dict]:
