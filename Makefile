@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (set PYTHON=...)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[full,dev]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[full,dev,piper]'
 	# tf_keras (tests only) requires `tensorflow`; tensorflow-cpu provides the same module, so
 	# install it without dependencies instead of letting pip add the full package.
 	$(BIN)/python -m pip install -q --no-deps -c constraints.txt tf_keras

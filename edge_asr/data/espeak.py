@@ -27,6 +27,10 @@ INSTALL_HINT = "pip install espeakng-loader==0.2.4"
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _PARAM_RATE, _PARAM_PITCH = 1, 3
 _CHARS_UTF8 = 1
+_PHONEMES_IPA = 0x02  # espeak_TextToPhonemes phonememode: IPA, no separators
+# A clause's terminator as Piper's phonemizer writes it back (espeak drops it); after '.', '?'
+# and '!' a new sentence starts, joined here with a space.
+_CLAUSE_ENDS = {".": ". ", "?": "? ", "!": "! ", ",": ", ", ":": ": ", ";": "; "}
 _SYNTH_CALLBACK = ctypes.CFUNCTYPE(
     ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p
 )
@@ -94,6 +98,12 @@ class Synthesizer:
         lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
         if hasattr(lib, "espeak_ng_SetRandSeed"):
             lib.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
+        lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
+        lib.espeak_TextToPhonemes.argtypes = [
+            ctypes.POINTER(ctypes.c_void_p),
+            ctypes.c_int,
+            ctypes.c_int,
+        ]
         lib.espeak_Synth.argtypes = [
             ctypes.c_void_p,
             ctypes.c_size_t,
@@ -196,6 +206,39 @@ class Synthesizer:
             pcm = speak(text, voice, int(rate), int(pitch), int(seed))
         return pcm.astype(np.float32) / 32768.0, self.sample_rate
 
+    def phonemes(self, text: str, voice: str = "en-us") -> str:
+        """IPA phonemes of ``text`` with its clause punctuation, as Piper voices were trained on.
+
+        ``espeak_TextToPhonemes`` phonemizes one clause per call and drops the clause's
+        punctuation, which Piper voices read as prosody (pauses, question intonation). Like
+        piper-phonemize, the terminator is read back from the text just before where espeak
+        stopped and re-added (". " "? " "! " ", " ": " "; "; other clause breaks get a space).
+        This runs in this process: it reads dictionaries and touches none of the synthesis state
+        that ``synthesize(isolated=True)`` depends on (measured: bitwise equal output after it).
+        """
+        text = text.replace("\0", " ")  # a NUL would end the C string early
+        data = text.encode("utf-8")
+        buffer = ctypes.create_string_buffer(data)
+        start = ctypes.addressof(buffer)
+        pointer = ctypes.c_void_p(start)
+        parts: list[str] = []
+        with self._lock:
+            if self._lib.espeak_SetVoiceByName(voice.encode()) != 0:
+                raise EspeakError(f"espeak-ng has no voice {voice!r}")
+            while pointer.value is not None:
+                raw = self._lib.espeak_TextToPhonemes(
+                    ctypes.byref(pointer), _CHARS_UTF8, _PHONEMES_IPA
+                )
+                clause = (raw or b"").decode("utf-8", "replace").strip()
+                # espeak stops one (UTF-8) character into the next clause, or at the end: NULL.
+                if pointer.value is None:
+                    before = text
+                else:
+                    before = data[: pointer.value - start].decode("utf-8", "ignore")[:-1]
+                terminator = before.rstrip()[-1:]
+                parts.append(clause + _CLAUSE_ENDS.get(terminator, " "))
+        return " ".join("".join(parts).split()) if parts else ""
+
 
 _SYNTH: Synthesizer | None = None
 
@@ -219,6 +262,11 @@ def synthesize(
 ) -> tuple[np.ndarray, int]:
     """Speak ``text`` with the process's synthesizer (see ``Synthesizer.synthesize``)."""
     return get_synthesizer().synthesize(text, voice, rate, pitch, seed=seed, isolated=isolated)
+
+
+def phonemes(text: str, voice: str = "en-us") -> str:
+    """IPA phonemes of ``text`` from the process's synthesizer (see ``Synthesizer.phonemes``)."""
+    return get_synthesizer().phonemes(text, voice)
 
 
 def trim_silence(samples: np.ndarray, threshold: float = 1e-3) -> np.ndarray:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,8 +82,49 @@ def _header_duration(path: Path) -> float:
         return 0.0
 
 
-def manifest_rows(path: str | os.PathLike) -> list[tuple[int, Utterance | str]]:
-    """``(line number, Utterance or why the row is bad)`` for every non-empty line, in order."""
+def parse_where(items: Sequence[str] | None) -> dict[str, str]:
+    """``["engine=piper", "voice=x"]`` -> ``{"engine": "piper", "voice": "x"}`` (``--where``)."""
+    where: dict[str, str] = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ManifestError(f"--where takes FIELD=VALUE (e.g. engine=piper), got {item!r}")
+        where[key.strip()] = value.strip()
+    return where
+
+
+def _matches(utterance: Utterance, where: Mapping[str, str]) -> bool:
+    return all(str(utterance.extra.get(key)) == value for key, value in where.items())
+
+
+def select_rows(
+    rows: list[tuple[int, Utterance | str]], where: Mapping[str, str] | None, name: str
+) -> list[tuple[int, Utterance | str]]:
+    """Keep the rows whose extra fields equal ``where`` (bad rows stay, to be reported).
+
+    Corpus rows carry ``engine``, ``voice``, ``split`` and more, so a split can be narrowed to
+    one engine or voice without writing a new manifest; a filter that matches nothing is an
+    error naming the values that do occur, never an empty set scored as CER 0.
+    """
+    if not where:
+        return rows
+    kept = [(n, r) for n, r in rows if isinstance(r, str) or _matches(r, where)]
+    if not any(isinstance(r, Utterance) for _, r in kept):
+        seen = {
+            key: sorted({str(r.extra.get(key)) for _, r in rows if isinstance(r, Utterance)})
+            for key in where
+        }
+        shown = "; ".join(f"{k}: {', '.join(v[:8]) or '-'}" for k, v in seen.items())
+        wanted = " ".join(f"{k}={v}" for k, v in where.items())
+        raise ManifestError(f"{name}: no row has {wanted} (values present: {shown})")
+    return kept
+
+
+def manifest_rows(
+    path: str | os.PathLike, where: Mapping[str, str] | None = None
+) -> list[tuple[int, Utterance | str]]:
+    """``(line number, Utterance or why the row is bad)`` for every non-empty line, in order;
+    with ``where``, only the rows whose extra fields match (see ``select_rows``)."""
     path = Path(path)
     if not path.is_file():
         raise ManifestError(f"{path}: no such manifest")
@@ -92,20 +133,23 @@ def manifest_rows(path: str | os.PathLike) -> list[tuple[int, Utterance | str]]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ManifestError(f"{path}: cannot read manifest ({exc})") from None
     folder = path.resolve().parent
-    return [
+    rows = [
         (number, _parse_row(line, folder))
         for number, line in enumerate(lines, start=1)
         if line.strip()
     ]
+    return select_rows(rows, where, path.name)
 
 
-def load_manifest(path: str | os.PathLike) -> list[Utterance]:
+def load_manifest(
+    path: str | os.PathLike, where: Mapping[str, str] | None = None
+) -> list[Utterance]:
     """Read and validate a manifest; every bad row is reported in one ManifestError.
 
     Audio files are not checked here. Commands that featurize a manifest go through
     ``edge_asr.data.loading.load_set``, which skips (and counts) bad rows and bad audio.
     """
-    rows = manifest_rows(path)
+    rows = manifest_rows(path, where)
     bad = [f"line {number}: {row}" for number, row in rows if isinstance(row, str)]
     if bad:
         more = f"; ... and {len(bad) - _MAX_REASONS} more" if len(bad) > _MAX_REASONS else ""

@@ -1,10 +1,14 @@
-"""Everyday English sentences from a small grammar and a vocabulary of ~2,500 words.
+"""Everyday English sentences from a small grammar and a vocabulary of ~9,000 words.
 
-The synthetic corpus needs text that covers ordinary vocabulary and sentence shapes (statements,
-questions, commands, subordinate and relative clauses, numbers, times, dates, money), not a few
-templates a model could memorize. Verbs carry frames that say which noun classes they take
-("eat" takes food, "drive" a vehicle), so most sentences are plausible. The vocabulary lives in
-``words/*.txt`` (one word a line, grouped by class) so it can be read and extended without code.
+The synthetic corpus needs text that covers ordinary vocabulary and sentence shapes (statements;
+wh-, yes/no, tag and indirect questions; commands and requests to people and to a voice
+assistant; greetings, thanks, apologies, short dialog turns; subordinate and relative clauses;
+weather, directions, shopping, cooking, travel, work, school and health), and numbers the way
+people say them (cardinals to millions, years, decimals, percentages, money, phone numbers,
+times, dates, ordinals, measurements), not a few templates a model could memorize. Verbs carry
+frames that say which noun classes they take ("eat" takes food, "drive" a vehicle) and templates
+name noun classes the same way, so most sentences are plausible. The vocabulary and templates
+live in ``words/*.txt`` (grouped by class or shape) so they can be read and extended without code.
 
 Deterministic: the same seed gives the same sentences in the same order (``random.Random`` only,
 no set iteration). Output is normalized (``runtime.text.normalize_text``): lowercase a-z, ' and
@@ -22,10 +26,17 @@ from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
+from runtime.errors import EdgeASRError
 from runtime.text import normalize_text, number_to_words
 
 WORDS_DIR = Path(__file__).with_name("words")
 MIN_WORDS, MAX_WORDS = 4, 20
+SHAPES = ("statement", "question", "command", "conversation")  # sentence kinds callers count
+
+
+class SentenceError(EdgeASRError):
+    """A word list or template is malformed, or a number cannot be spoken."""
+
 
 DAYS = "monday tuesday wednesday thursday friday saturday sunday".split()
 MONTHS = (
@@ -74,6 +85,7 @@ class Vocabulary:
     places: dict[str, list[str]]
     noun_class: dict[str, str] = field(default_factory=dict)  # singular -> first class
     words: list[str] = field(default_factory=list)  # every distinct word, sorted
+    templates: dict[str, list[str]] = field(default_factory=dict)  # shape -> templates
 
     def literal(self, word: str) -> tuple[Noun, str]:
         """The noun ``word`` (a verb frame may name one noun instead of a class) and its class."""
@@ -92,7 +104,7 @@ def _sections(name: str) -> dict[str, list[str]]:
             sections.setdefault(current, [])
         elif line and not line.startswith("#"):
             if current is None:
-                raise ValueError(f"{name}: entry {line!r} before any '## section'")
+                raise SentenceError(f"{name}: entry {line!r} before any '## section'")
             sections[current].append(line)
     return sections
 
@@ -193,7 +205,8 @@ def _parse_verb(line: str) -> Verb:
 def vocabulary() -> Vocabulary:
     """The word lists under ``words/``, parsed once per process."""
     nouns = {
-        cls: [_parse_noun(e) for e in entries] for cls, entries in _sections("nouns.txt").items()
+        cls: [_parse_noun(e) for e in dict.fromkeys(entries)]
+        for cls, entries in _sections("nouns.txt").items()
     }
     noun_index: dict[str, Noun] = {}
     noun_class: dict[str, str] = {}
@@ -206,17 +219,39 @@ def vocabulary() -> Vocabulary:
         for line in (WORDS_DIR / "verbs.txt").read_text(encoding="utf-8").splitlines()
         if line.strip() and not line.startswith("#")
     ]
+    verbs: dict[str, Verb] = {}
+    for line in verb_lines:  # a verb listed twice gets the frames and subjects of both lines
+        verb = _parse_verb(line)
+        if verb.base in verbs:
+            old = verbs[verb.base]
+            frames = tuple(dict.fromkeys(old.frames + verb.frames))
+            subjects = tuple(dict.fromkeys(old.subjects + verb.subjects))
+            verb = Verb(old.base, old.third, old.past, old.participle, old.ing, frames, subjects)
+        verbs[verb.base] = verb
+    names = {k: list(dict.fromkeys(v)) for k, v in _sections("names.txt").items()}
+    names["first"] = list(dict.fromkeys(names.get("female", []) + names.get("male", [])))
+    templates: dict[str, list[str]] = {shape: [] for shape in SHAPES}
+    for head, entries in _sections("templates.txt").items():
+        shape = head.split()[0]
+        if shape not in templates:
+            raise SentenceError(f"templates.txt: section {head!r} is not one of {SHAPES}")
+        templates[shape] += entries
+        templates[head.replace(" ", "_")] = entries  # "conversation_dialog"
     vocab = Vocabulary(
         nouns=nouns,
         noun_index=noun_index,
         adjectives={k: list(dict.fromkeys(v)) for k, v in _sections("adjectives.txt").items()},
-        verbs=[_parse_verb(line) for line in verb_lines],
-        adverbs=_sections("adverbs.txt"),
-        names=_sections("names.txt"),
-        places=_sections("places.txt"),
+        verbs=list(verbs.values()),
+        adverbs={k: list(dict.fromkeys(v)) for k, v in _sections("adverbs.txt").items()},
+        names=names,
+        places={k: list(dict.fromkeys(v)) for k, v in _sections("places.txt").items()},
         noun_class=noun_class,
+        templates=templates,
     )
     words: dict[str, None] = {}
+    for entries in templates.values():  # the literal words of templates
+        for template in entries:
+            words.update(dict.fromkeys(re.sub(r"\{[^}]*\}|[()\[\]|]", " ", template).split()))
     for group in (vocab.adjectives, vocab.adverbs, vocab.names, vocab.places):
         for entries in group.values():
             for entry in entries:
@@ -231,26 +266,100 @@ def vocabulary() -> Vocabulary:
 
 
 # ----------------------------------------------------------------------------- numbers, time
+_ONES = "zero one two three four five six seven eight nine".split()
+_CURRENCIES = {  # name: (unit, units, small unit, small units)
+    "dollars": ("dollar", "dollars", "cent", "cents"),
+    "euros": ("euro", "euros", "cent", "cents"),
+    "pounds": ("pound", "pounds", "penny", "pence"),
+}
+
+
+def cardinal(n: int, *, british: bool = False) -> str:
+    """0 <= n < 10**9 in words: 2500000 "two million five hundred thousand". ``british`` puts
+    "and" before the last tens and ones after a hundred or thousand ("one hundred and five")."""
+    if not isinstance(n, int) or not 0 <= n < 10**9:
+        raise SentenceError(f"cannot speak {n!r}: cardinals run from 0 to 999,999,999")
+    millions, rest = divmod(n, 1_000_000)
+    thousands, ones = divmod(rest, 1000)
+    words = []
+    if millions:
+        words.append(f"{number_to_words(millions)} million")
+    if thousands:
+        words.append(f"{number_to_words(thousands)} thousand")
+    if ones or not words:
+        hundreds, tail = divmod(ones, 100)
+        if hundreds:
+            words.append(f"{number_to_words(hundreds)} hundred")
+        if tail or not words:
+            if british and words:
+                words.append("and")
+            words.append(number_to_words(tail))
+    return " ".join(words)
+
+
 def ordinal(n: int) -> str:
-    """1 -> "first", 23 -> "twenty third" (1-99)."""
+    """1 -> "first", 23 -> "twenty third", 100 -> "one hundredth" (1 <= n < 10**9)."""
+    if n < 1:
+        raise SentenceError(f"cannot speak ordinal {n!r}: ordinals start at 1")
     if n <= 20:
         return _ORDINALS[n - 1]
-    tens, ones = divmod(n, 10)
-    tens_word = number_to_words(tens * 10)
-    if ones == 0:
-        return tens_word[:-1] + "ieth"
-    return f"{tens_word} {_ORDINALS[ones - 1]}"
+    *head, last = cardinal(n).split()
+    ones = {number_to_words(i): word for i, word in enumerate(_ORDINALS, 1)}
+    if last in ones:
+        last = ones[last]
+    elif last.endswith("y"):  # twenty -> twentieth
+        last = last[:-1] + "ieth"
+    else:  # hundred, thousand, million
+        last += "th"
+    return " ".join([*head, last])
 
 
-def year_words(year: int) -> str:
-    """Years the way people say them: 1984 "nineteen eighty four", 2005 "two thousand and five"."""
-    if 2000 <= year < 2010:
-        return "two thousand" if year == 2000 else f"two thousand and {number_to_words(year % 10)}"
+def year_words(year: int, formal: bool = False) -> str:
+    """Years the way people say them: 1984 "nineteen eighty four", 2005 "two thousand and five",
+    2024 "twenty twenty four" (``formal``: "two thousand and twenty four")."""
+    if not 1000 <= year <= 2999:
+        raise SentenceError(f"cannot speak year {year!r}: years run from 1000 to 2999")
+    if 2000 <= year < 2010 or (formal and 2000 <= year < 2100):
+        return cardinal(year, british=True)
     head, tail = divmod(year, 100)
     if tail == 0:
         return f"{number_to_words(head)} hundred"
     tail_words = f"oh {number_to_words(tail)}" if tail < 10 else number_to_words(tail)
     return f"{number_to_words(head)} {tail_words}"
+
+
+def decimal_words(text: str, *, drop_zero: bool = False) -> str:
+    """A decimal written as digits ("3.5", "0.25") spoken: "three point five", "zero point two
+    five" (``drop_zero``: "point two five"); digits after the point are read one by one."""
+    whole, dot, frac = text.partition(".")
+    if not (whole.isdigit() and frac.isdigit() and dot and whole.isascii() and frac.isascii()):
+        raise SentenceError(f"cannot speak decimal {text!r}: write it like 3.5 or 0.25")
+    head = "" if drop_zero and int(whole) == 0 else cardinal(int(whole))
+    return " ".join([head, "point", *(_ONES[int(d)] for d in frac)]).strip()
+
+
+def money_words(cents: int, currency: str = "dollars") -> str:
+    """An amount in cents spoken in full: 525 "five dollars and twenty five cents", 100 "one
+    dollar", 5 "five cents"; ``currency`` is dollars, euros or pounds (pence)."""
+    if currency not in _CURRENCIES:
+        raise SentenceError(f"unknown currency {currency!r}: use one of {sorted(_CURRENCIES)}")
+    if not isinstance(cents, int) or cents < 0:
+        raise SentenceError(f"cannot speak an amount of {cents!r} cents")
+    unit, units, small, smalls = _CURRENCIES[currency]
+    whole, part = divmod(cents, 100)
+    words = []
+    if whole or not part:
+        words.append(f"{cardinal(whole)} {unit if whole == 1 else units}")
+    if part:
+        words.append(f"{cardinal(part)} {small if part == 1 else smalls}")
+    return " and ".join(words)
+
+
+def phone_words(digits: str, *, zero: str = "oh") -> str:
+    """A phone number read digit by digit: "5550123" "five five five oh one two three"."""
+    if not digits.isdigit() or not digits.isascii():
+        raise SentenceError(f"cannot speak phone number {digits!r}: digits only")
+    return " ".join(zero if d == "0" else _ONES[int(d)] for d in digits)
 
 
 def _article(word: str) -> str:
@@ -306,14 +415,14 @@ _FIXED = (
     "it costs {n} (dollars|euros) and {small_n} cents",
     "{name} is {age} years old",
     "{name} was born in {city} in {year}",
-    "my phone number is {digits}",
-    "the room number is {room}",
+    "my phone number is {phone}",
+    "the room number is {room_no}",
     "the (train|bus|ferry|plane|flight) to {city} (leaves|arrives|departs) at {clock}",
     "the {event} (starts|begins|ends|finishes) at {clock} [on {day}]",
     "(we have|there is|i have) {event.a} on {date}",
     "my name is {name} [and i live in {city}]",
     "this is my {relative} {name}",
-    "{name} lives in {city} [with (her|his) {person}]",
+    "{name} lives in {city} [with {his} {person}]",
     "{name} comes from {country} and speaks {language}",
     "{name} works as {job} [in {city}]",
     "it takes {small_n} minutes to (walk|drive|cycle) to the {place}",
@@ -349,12 +458,82 @@ _STATIVE = frozenset(
     "need want like love hate prefer understand believe trust remember know weigh own".split()
 )
 _OBJECT_PRONOUNS = ("me", "you", "him", "her", "us", "them")
+# Pronoun + auxiliary -> contraction, used for a share of clauses ("i'm", "we'll", "she's").
+_CONTRACT = {
+    ("i", "am"): "i'm",
+    ("you", "are"): "you're",
+    ("we", "are"): "we're",
+    ("they", "are"): "they're",
+    ("he", "is"): "he's",
+    ("she", "is"): "she's",
+    ("it", "is"): "it's",
+    ("i", "have"): "i've",
+    ("you", "have"): "you've",
+    ("we", "have"): "we've",
+    ("they", "have"): "they've",
+    ("he", "has"): "he's",
+    ("she", "has"): "she's",
+    ("i", "would"): "i'd",
+    ("you", "would"): "you'd",
+    ("we", "would"): "we'd",
+    ("they", "would"): "they'd",
+    **{(p, "will"): f"{p}'ll" for p in ("i", "you", "he", "she", "we", "they", "it")},
+}
+# The auxiliary of a tag question, keyed by the clause's first auxiliary ("" for simple tenses).
+_TAG = {
+    "am": "aren't",
+    "is": "isn't",
+    "are": "aren't",
+    "was": "wasn't",
+    "were": "weren't",
+    "has": "hasn't",
+    "have": "haven't",
+    "will": "won't",
+    "can": "can't",
+    "could": "couldn't",
+    "should": "shouldn't",
+    "would": "wouldn't",
+}
+_TAG |= {neg: pos for pos, neg in _TAG.items() if pos != "am"}
+_TAG |= {"didn't": "did", "doesn't": "does", "don't": "do"}
+_FILLERS = (
+    ("well", 3),
+    ("okay so", 2),
+    ("so", 2),
+    ("okay", 1.5),
+    ("actually", 1.5),
+    ("anyway", 1),
+    ("oh", 1),
+    ("you know", 0.7),
+    ("i mean", 0.7),
+    ("by the way", 0.7),
+    ("to be honest", 0.6),
+    ("right", 0.6),
+    ("listen", 0.4),
+    ("hey", 0.6),
+    ("honestly", 0.5),
+    ("alright", 0.5),
+)
+_CONTACTS = ("mom", "dad", "mum", "grandma", "grandpa", "my wife", "my husband", "my sister")
+_CONTACTS += ("my brother", "my boss", "the office", "home", "the doctor", "my mother")
+_WEIGHTS = ((("grams", 100, 900, 50), 3), (("kilos", 2, 20, 1), 2), (("pounds", 2, 300, 1), 2))
+_WEIGHTS += ((("ounces", 2, 16, 1), 1), (("kilograms", 2, 90, 1), 1))
+_LENGTHS = ((("meters", 2, 900, 1), 3), (("feet", 2, 900, 1), 2), (("centimeters", 2, 99, 1), 1))
+_LENGTHS += ((("inches", 2, 36, 1), 1), (("kilometers", 2, 40, 1), 1))
+_DISTANCES = (
+    (("miles", 2, 500, 1), 3),
+    (("kilometers", 2, 900, 1), 3),
+    (("meters", 100, 900, 50), 2),
+)
+_VOLUMES = ((("milliliters", 100, 900, 50), 2), (("liters", 2, 10, 1), 2), (("cups", 2, 4, 1), 2))
+_VOLUMES += ((("tablespoons", 2, 6, 1), 1), (("teaspoons", 2, 4, 1), 1), (("gallons", 2, 20, 1), 1))
 
 
 class _Grammar:
     def __init__(self, rng: random.Random, vocab: Vocabulary) -> None:
         self.rng = rng
         self.v = vocab
+        self.pronouns = ("he", "his", "him")  # agree with the last name picked
         self.verbs_for = {
             cls: [verb for verb in vocab.verbs if cls in verb.subjects]
             for cls in ("person", "animal")
@@ -387,9 +566,124 @@ class _Grammar:
             return number_to_words(self.rng.randint(21, 999))
         return number_to_words(self.rng.randint(low, high))
 
-    def name(self) -> str:
-        first = self.pick(self.v.names["first"])
+    def name(self, surname: float = 0.12) -> str:
+        """A given name (sometimes with a family name); "{he}"/"{his}"/"{him}" then agree."""
+        female = self.chance(0.5)
+        first = self.pick(self.v.names["female" if female else "male"])
+        self.pronouns = ("she", "her", "her") if female else ("he", "his", "him")
+        if self.chance(surname):
+            return f"{first} {self.pick(self.v.names['last'])}"
         return first
+
+    # --- numbers the way people say them
+    def cardinal_words(self) -> str:
+        """A number of people or things, mostly small, sometimes thousands or millions."""
+        kind = self.weighted([("small", 3), ("hundreds", 3), ("thousands", 3), ("millions", 1)])
+        if kind == "small":
+            n = self.rng.randint(21, 99)
+        elif kind == "hundreds":
+            n = self.rng.randint(1, 9) * 100 + self.pick([0, 0, self.rng.randint(1, 99)])
+        elif kind == "thousands":
+            n = self.rng.randint(1, 999) * 1000 + self.pick([0, 0, 0, self.rng.randint(1, 999)])
+        else:
+            n = self.rng.randint(1, 900) * 1_000_000 + self.pick(
+                [0, 0, self.rng.randint(1, 9) * 100_000]
+            )
+            if self.chance(0.3):
+                whole = number_to_words(self.rng.randint(1, 9))
+                return f"{whole} point {self.pick(_ONES[1:])} million"
+        return cardinal(n, british=self.chance(0.35))
+
+    def year_slot(self) -> str:
+        year = self.rng.randint(1900, 2030)
+        return year_words(year, formal=year >= 2010 and self.chance(0.4))
+
+    def decimal_slot(self) -> str:
+        whole = self.pick([0, 0, 1, 2, 3, self.rng.randint(4, 99)])
+        digits = "".join(str(self.rng.randint(0, 9)) for _ in range(self.pick([1, 1, 2])))
+        return decimal_words(f"{whole}.{digits}", drop_zero=whole == 0 and self.chance(0.4))
+
+    def percent_slot(self) -> str:
+        if self.chance(0.2):
+            return f"{self.decimal_slot()} percent"
+        n = self.pick([5, 10, 15, 20, 25, 30, 40, 50, 60, 75, 80, 90, 100, self.rng.randint(1, 99)])
+        return f"{cardinal(n)} percent"
+
+    def money_slot(self, small: bool = False) -> str:
+        currency = self.weighted([("dollars", 4), ("euros", 2), ("pounds", 2)])
+        whole = self.rng.randint(1, 20 if small else self.pick([20, 100, 2000]))
+        cents = self.pick([0, 0, 50, 99, 25, 5 * self.rng.randint(1, 19), self.rng.randint(1, 99)])
+        unit, units, _, _ = _CURRENCIES[currency]
+        style = self.weighted([("full", 4), ("short", 2), ("bare", 1)])
+        if style == "full" or cents == 0:
+            return money_words(whole * 100 + cents, currency)
+        if style == "short":  # "five dollars fifty"
+            return f"{cardinal(whole)} {unit if whole == 1 else units} {cardinal(cents)}"
+        cents_words = f"oh {_ONES[cents]}" if cents < 10 else cardinal(cents)
+        return f"{cardinal(whole)} {cents_words}"  # "five twenty five"
+
+    def phone_slot(self) -> str:
+        digits = "".join(str(self.rng.randint(0, 9)) for _ in range(self.pick([7, 7, 10, 11])))
+        if self.chance(0.2):
+            digits = "555" + digits[3:]
+        return phone_words(digits, zero="oh" if self.chance(0.7) else "zero")
+
+    def measure(self, table) -> str:
+        unit, low, high, step = self.weighted(list(table))
+        n = self.rng.randrange(low, high + 1, step)
+        r = self.rng.random()
+        if r < 0.12 and high <= 40:
+            return f"{cardinal(n)} and a half {unit}"
+        if r < 0.2:
+            return f"{decimal_words(f'{n % 10}.{self.rng.randint(1, 9)}')} {unit}"
+        return f"{cardinal(n)} {unit}"
+
+    def height(self) -> str:
+        feet, inches = self.rng.randint(4, 6), self.rng.randint(0, 11)
+        return self.weighted(
+            [
+                (f"{cardinal(feet)} feet tall", 2),
+                (
+                    f"{cardinal(feet)} foot {cardinal(inches)}"
+                    if inches
+                    else f"{cardinal(feet)} foot",
+                    2,
+                ),
+                (f"one meter {cardinal(self.rng.randint(50, 95))}", 1),
+                (f"{decimal_words(f'1.{self.rng.randint(50, 95)}')} meters tall", 1),
+            ]
+        )
+
+    def temperature(self) -> str:
+        n = self.rng.randint(-15, 40) if self.chance(0.7) else self.rng.randint(150, 250)
+        if n > 100:
+            n -= n % 10
+        sign = "minus " if n < 0 else ""
+        scale = self.pick(["", "", "celsius", "fahrenheit"]) if -15 <= n <= 40 else ""
+        return f"{sign}{cardinal(abs(n))} degrees {scale}".strip()
+
+    def duration(self) -> str:
+        n = self.rng.randint(2, 59)
+        return self.weighted(
+            [
+                (f"{cardinal(n)} minutes", 4),
+                (f"{cardinal(self.rng.randint(2, 12))} hours", 2),
+                ("an hour", 1),
+                ("half an hour", 1),
+                ("an hour and a half", 0.6),
+                (f"{cardinal(self.rng.randint(1, 3))} and a half hours", 0.5),
+                (f"{cardinal(self.rng.randint(2, 14))} days", 1),
+                ("a quarter of an hour", 0.4),
+                (f"{cardinal(n)} seconds", 0.5),
+                ("ten minutes", 0.5),
+            ]
+        )
+
+    def verb_phrase(self) -> str:
+        """A bare verb phrase for "remind me to ...": "buy some milk", "call the dentist"."""
+        verb = self.pick(self.verbs_for["person"])
+        frame = self.pick(verb.frames)
+        return " ".join([verb.base, *self.complement(frame)])
 
     def city(self) -> str:
         return self.pick(self.v.places["city"])
@@ -642,10 +936,100 @@ class _Grammar:
             aux = [self.pick(self.v.adverbs["frequency"])]
         elif tense == "perfect" and not neg and self.chance(0.2):
             aux = [*aux, self.pick(["already", "just", "never"])]
-        words = [subj, *aux, *main, *self.complement(frame)]
+        words = [*self.contracted(subj, aux), *main, *self.complement(frame)]
         if not short:
             words += self.adjuncts(tense, frame)
         return words
+
+    def contracted(self, subj: str, aux: list[str], p: float = 0.45) -> list[str]:
+        """Subject and auxiliaries, often contracted as people say them: "we'll", "i'm not"."""
+        if aux and (subj, aux[0]) in _CONTRACT and self.chance(p):
+            return [_CONTRACT[subj, aux[0]], *aux[1:]]
+        return [subj, *aux]
+
+    def tag_question(self) -> list[str]:
+        """A statement with a tag: "you're coming tomorrow aren't you", "it's cold isn't it"."""
+        if self.chance(0.2):
+            be = self.pick([("is", "isn't"), ("was", "wasn't"), ("isn't", "is")])
+            adj = self.adjective("weather") or "cold"
+            return [
+                *self.contracted("it", [be[0]], 0.6),
+                adj,
+                self.time_expression("progressive"),
+                be[1],
+                "it",
+            ]
+        tense = self.weighted(
+            [
+                ("present", 3),
+                ("past", 4),
+                ("future", 2),
+                ("progressive", 2),
+                ("perfect", 2),
+                ("going_to", 1),
+            ]
+        )
+        verb = self.pick(self.verbs_for["person"])
+        frame = self.pick(verb.frames)
+        if self.chance(0.3):
+            subj = self.name(surname=0)
+            pronoun, person = self.pronouns[0], "s"
+        else:
+            subj = pronoun = self.pick(["i", "you", "he", "she", "we", "they", "you", "we"])
+            person = {"i": "i", "he": "s", "she": "s"}.get(pronoun, "p")
+        neg = self.chance(0.3)
+        aux, main = self.verb_parts(verb, tense, person, neg)
+        if not aux:  # simple present or past: "you like it don't you"
+            simple = "past" if tense == "past" else "present"  # a stative verb drops "-ing"
+            tag = {"past": "didn't", "present": "doesn't" if person == "s" else "don't"}[simple]
+        elif aux[:2] == ["am", "not"]:
+            tag = "am"
+        elif aux[0] == "am":
+            tag = "aren't"
+        else:
+            tag = _TAG.get(aux[0])
+            if tag is None:
+                return self.yes_no_question()
+        words = [*self.contracted(subj, aux), *main, *self.complement(frame)]
+        if self.chance(0.3):
+            words.append(self.time_expression(tense))
+        return [*words, tag, pronoun]
+
+    def dialog(self) -> list[str]:
+        """A question to "you" and its short answer: "did you call mom yes i did"."""
+        if self.chance(0.45):
+            return self.expand(self.pick(self.v.templates["conversation_dialog"])).split()
+        tense = self.weighted(
+            [
+                ("past", 4),
+                ("present", 2),
+                ("future", 2),
+                ("perfect", 2),
+                ("progressive", 1),
+                ("modal", 1),
+            ]
+        )
+        verb = self.pick(self.verbs_for["person"])
+        frame = self.pick(verb.frames)
+        aux, main = self.verb_parts(verb, tense, "p", question=True)
+        if aux[0] not in ("did", "do", "will", "have", "are", "can", "could", "would", "should"):
+            aux, main = self.verb_parts(verb, "past", "p", question=True)
+        question = [aux[0], "you", *aux[1:], *main, *self.complement(frame)]
+        mine = {"are": "am", "would": "would", "should": "should"}.get(aux[0], aux[0])
+        negative = {"am": "i'm not", "can": "i can't", "will": "i won't"}.get(mine, f"i {mine}n't")
+        answer = self.weighted(
+            [
+                (f"yes i {mine}", 4),
+                (f"no {negative}", 3),
+                (self.pick(["i think so", "i'm not sure", "of course", "not really", "maybe"]), 2),
+                ("not yet" if tense == "perfect" else "sorry i forgot", 1),
+                (f"yes i {mine} {self.time_expression(tense)}", 1),
+            ]
+        )
+        return [*question, *answer.split()]
+
+    def template(self, shape: str) -> list[str]:
+        return self.expand(self.pick(self.v.templates[shape])).split()
 
     # --- sentence shapes
     def statement(self) -> list[str]:
@@ -822,15 +1206,40 @@ class _Grammar:
             "age": lambda: self.number(3, 99, big=0),
             "digit": lambda: number_to_words(self.rng.randint(0, 9)),
             "hour": lambda: number_to_words(self.rng.randint(1, 12)),
-            "room": lambda: number_to_words(self.rng.randint(1, 999)),
+            "room_no": lambda: cardinal(self.rng.randint(1, 999)),
+            "few": lambda: cardinal(self.rng.randint(2, 6)),
             "digits": lambda: " ".join(self.slot("digit") for _ in range(self.rng.randint(5, 9))),
+            "phone": self.phone_slot,
+            "big_n": self.cardinal_words,
+            "money": self.money_slot,
+            "price": lambda: self.money_slot(small=True),
+            "decimal": self.decimal_slot,
+            "percent": self.percent_slot,
+            "ordinal_n": lambda: ordinal(self.rng.randint(1, 30)),
+            "weight": lambda: self.measure(_WEIGHTS),
+            "length": lambda: self.measure(_LENGTHS),
+            "distance": lambda: self.measure(_DISTANCES),
+            "volume": lambda: self.measure(_VOLUMES),
+            "height": self.height,
+            "temperature": self.temperature,
+            "duration": self.duration,
+            "speed": lambda: f"{cardinal(self.rng.randint(2, 14) * 10)} (miles|kilometers) an hour",
+            "vp": self.verb_phrase,
+            "clause": lambda: " ".join(self.clause(short=True)),
+            "he": lambda: self.pronouns[0],
+            "his": lambda: self.pronouns[1],
+            "him": lambda: self.pronouns[2],
+            "surname": lambda: self.pick(v.names["last"]),
+            "full_name": lambda: self.name(surname=1.0),
+            "contact": lambda: self.name(0.3) if self.chance(0.5) else self.pick(_CONTACTS),
+            "street": lambda: self.pick(v.places["street"]),
             "name": self.name,
             "city": self.city,
             "country": self.country,
             "date": self.date,
             "day": lambda: self.pick(DAYS),
             "month": lambda: self.pick(MONTHS),
-            "year": lambda: year_words(self.rng.randint(1920, 2023)),
+            "year": self.year_slot,
             "clock": self.clock_time,
             "past_time": lambda: self.time_expression("past"),
             "future_time": lambda: self.time_expression("future"),
@@ -849,9 +1258,17 @@ class _Grammar:
             "adj_place": lambda: self.adjective("place") or "busy",
         }
         if name in fillers:
-            return fillers[name]()
+            return _CHOICE.sub(lambda m: self.pick(m.group(1).split("|")), fillers[name]())
+        if name.startswith("adj_"):  # "{adj_food}": an adjective for a noun class
+            return self.adjective(name[4:]) or ""
         cls, _, form = name.partition(".")  # "{animal.pl}", "{event}", "{event.a}"
+        if form == "np":
+            return self.noun_phrase(cls)
         noun = self.pick(v.nouns[cls]) if cls in v.nouns else v.literal(cls)[0]
+        if form in ("cpl", "mass") and cls in v.nouns:  # a countable plural / a mass noun
+            wanted = [n for n in v.nouns[cls] if (n.mass if form == "mass" else n.plural)]
+            noun = self.pick(wanted or v.nouns[cls])
+            return noun.singular if form == "mass" else (noun.plural or noun.singular)
         if form == "pl":
             return noun.plural or noun.singular
         if form == "a":
@@ -877,30 +1294,54 @@ class _Grammar:
     def _a(self, word: str) -> str:
         return f"{_article(word)} {word}"
 
-    def sentence(self) -> str:
-        shape = self.weighted(
+    def sentence(self) -> tuple[str, str]:
+        """(shape, normalized text) with shape one of ``SHAPES``."""
+        shape, make = self.weighted(
             [
-                (self.statement, 30),
-                (self.yes_no_question, 9),
-                (self.wh_question, 9),
-                (self.command, 10),
-                (self.complex_sentence, 27),
-                (self.fixed, 15),
+                (("statement", self.statement), 20),
+                (("statement", self.complex_sentence), 17),
+                (("statement", self.fixed), 6),
+                (("statement", lambda: self.template("statement")), 12),
+                (("question", self.yes_no_question), 6),
+                (("question", self.wh_question), 6),
+                (("question", self.tag_question), 3),
+                (("question", lambda: self.template("question")), 6),
+                (("command", self.command), 6),
+                (("command", lambda: self.template("command")), 9),
+                (("conversation", lambda: self.template("conversation")), 6),
+                (("conversation", self.dialog), 3),
             ]
         )
-        return normalize_text(" ".join(w for w in shape() if w))
+        words = [w for w in make() if w]
+        if shape != "conversation" and self.chance(0.07):
+            words = [*self.weighted(_FILLERS).split(), *words]
+        text = normalize_text(" ".join(words))
+        if " a " in f" {text} " or " an " in f" {text} ":  # "a" / "an" by the next word
+            tokens = text.split()
+            for i, word in enumerate(tokens[:-1]):
+                if word in ("a", "an"):
+                    tokens[i] = _article(tokens[i + 1])
+            text = " ".join(tokens)
+        return shape, text
 
 
-def iter_sentences(seed: int) -> Iterator[str]:
-    """An endless stream of distinct normalized sentences of 4-20 words for ``seed``."""
+def iter_tagged_sentences(seed: int) -> Iterator[tuple[str, str]]:
+    """``iter_sentences(seed)`` with each sentence's shape ("statement", "question", "command"
+    or "conversation"), so tests and callers can check the mix."""
     rng = random.Random(seed)
     grammar = _Grammar(rng, vocabulary())
     seen: set[str] = set()
     while True:
-        text = grammar.sentence()
-        if MIN_WORDS <= len(text.split()) <= MAX_WORDS and text not in seen:
+        shape, text = grammar.sentence()
+        if MIN_WORDS <= text.count(" ") + 1 <= MAX_WORDS and text not in seen:
             seen.add(text)
-            yield text
+            yield shape, text
+
+
+def iter_sentences(seed: int) -> Iterator[str]:
+    """An endless stream of distinct normalized sentences of 4-20 words for ``seed``."""
+    for _, text in iter_tagged_sentences(seed):
+        yield text
 
 
 def generate_sentences(n: int, seed: int) -> list[str]:
