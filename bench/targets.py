@@ -11,7 +11,9 @@ here is a timing claim.
     python bench/targets.py [--bundle demo/bundle] [--manifest demo/corpus/test.jsonl] [-n 2]
         [--cpu cortex-a72,max] [--json OUT.json]
 
-Prints the compatibility matrix and the TFLM table as Markdown (what the README shows). Exits
+Prints the compatibility matrix and the TFLM table as Markdown (what the README shows); a
+variant the bundle has no passing file for (rejected by the gate, or unsupported by design,
+e.g. offline 16x8) gets a row saying why, so the matrix covers every requested variant. Exits
 0 with "skipped: why" where the host cannot emulate or the bundle is missing.
 """
 
@@ -80,7 +82,9 @@ def measure(
             row["size_bytes"] = art.size_bytes
             row["micro"] = micro.to_dict() if micro is not None else None
             rows.append(row)
+    missing = not_built(bundle, wanted)
     return {
+        "missing": missing,
         "bundle": str(bundle_dir),
         "model": bundle.header.model.name,
         "params": bundle.header.model.params,
@@ -88,6 +92,20 @@ def measure(
         "targets": [HOST, *(CPUS[c] for c in cpus)],
         "rows": rows,
     }
+
+
+def not_built(bundle: Any, wanted: set[str] | None) -> list[dict[str, str]]:
+    """Requested variants with no passing file: gate rejections and ``unavailable`` entries."""
+    out = []
+    for art in bundle.artifacts:
+        if not art.passed and (wanted is None or art.name in wanted):
+            why = "; ".join(art.parity.failures) or "failed the output-match gate"
+            out.append({"artifact": art.name, "why": f"rejected by the gate: {why}"})
+    for item in bundle.doc.unavailable:
+        if wanted is None or item.name in wanted:
+            see = f" (see {item.see})" if item.see else ""
+            out.append({"artifact": item.name, "why": f"not built: {item.reason}{see}"})
+    return out
 
 
 def _cell(cell: dict[str, Any] | None) -> str:
@@ -116,6 +134,9 @@ def matrix_markdown(result: dict[str, Any]) -> list[str]:
             for label in labels
         ]
         lines.append(f"| {row['artifact']} | " + " | ".join(cells) + " |")
+    for item in result.get("missing", []):
+        why = _gist(item["why"]).replace("|", "/")
+        lines.append(f"| {item['artifact']} | {why} |" + " - |" * (len(head) - 1))
     return lines
 
 

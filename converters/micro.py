@@ -5,6 +5,9 @@ Per artifact: the ops it uses that TFLM has no kernel for, whether every tensor 
 the smallest tensor arena that works (binary search), the flash it needs (the flatbuffer), and
 the greedy-decode agreement of TFLM with LiteRT on the check utterances. TFLM runs only
 full-integer (or float) models: dynamic-range "hybrid" int8 models fail to prepare there.
+Audio-in streaming artifacts (front end in the graph) are fed PCM chunks with their audio,
+frames and call-counter states, exactly as ``runtime.streaming.AudioChunkRunner`` feeds them
+on a device; feature-input ones are fed feature windows (``ChunkRunner``).
 
 TFLM runs in a child process (``python -m converters.micro``): a kernel that aborts or crashes
 must cost the artifact its ``compatible`` flag, never the conversion. The child imports only
@@ -159,12 +162,11 @@ def smallest_arena(path: str, feeds: dict[str, np.ndarray]) -> int:
 
 def _child(request: dict[str, Any]) -> dict[str, Any]:
     """In the child: find the arena, then the posteriors of each check utterance."""
-    from runtime.streaming import ChunkRunner
-
     path = request["path"]
     with np.load(request["features"]) as data:
         features = [data[f"f{i}"] for i in range(len(data.files))]
     spec = StreamSpec.from_dict(request["stream"]) if request["stream"] else None
+    lengths = request.get("lengths")
     try:
         probe = MicroBackend(path, MAX_ARENA)
     except (RuntimeError, ValueError) as exc:
@@ -175,27 +177,30 @@ def _child(request: dict[str, Any]) -> dict[str, Any]:
     if not arena:
         return {"error": f"TFLM cannot allocate or run it with a {MAX_ARENA >> 20} MB arena"}
     backend = MicroBackend(path, arena)
-    out: dict[str, np.ndarray] = {}
-    for i, feats in enumerate(features):
-        if spec is not None:
-            runner = ChunkRunner(backend, spec)
-            out[f"p{i}"] = np.concatenate([runner.push(feats), runner.flush()])
-        else:
-            name = backend.inputs[0]["name"]
-            out[f"p{i}"] = backend.run({name: feats[None]})[backend.outputs[0]["name"]][0]
+    out = {f"p{i}": _posteriors(backend, spec, x, lengths and lengths[i])
+           for i, x in enumerate(features)}  # fmt: skip
     np.savez(request["out"], **out)
     return {"arena_bytes": arena}
 
 
-def _litert_posteriors(path: Path, spec: StreamSpec | None, feats: np.ndarray) -> np.ndarray:
-    from runtime.backends import open_backend
-    from runtime.streaming import ChunkRunner
+def _posteriors(backend: Backend, spec: StreamSpec | None, x: np.ndarray, need: Any) -> np.ndarray:
+    """One utterance through ``backend``: ``x`` is features, or PCM samples when ``spec`` is an
+    audio-in stream (``need``: the posterior frames the utterance has, output_length rule)."""
+    from runtime.streaming import ChunkRunner, run_audio_chunked
 
-    backend = open_backend(path, "tflite")
+    if spec is not None and spec.audio is not None:
+        return run_audio_chunked(backend, spec, x, lambda _frames: int(need))
     if spec is not None:
         runner = ChunkRunner(backend, spec)
-        return np.concatenate([runner.push(feats), runner.flush()])
-    return backend.run({backend.input_names[0]: feats[None]})[backend.output_names[0]][0]
+        return np.concatenate([runner.push(x), runner.flush()])
+    name = backend.inputs[0]["name"]
+    return backend.run({name: x[None]})[backend.outputs[0]["name"]][0]
+
+
+def _litert_posteriors(path: Path, spec: StreamSpec | None, x: np.ndarray, need: Any) -> np.ndarray:
+    from runtime.backends import open_backend
+
+    return _posteriors(open_backend(path, "tflite"), spec, x, need)
 
 
 def _greedy(probs: np.ndarray) -> list[int]:
@@ -212,7 +217,9 @@ def check_artifact(
     timeout: float = 900,
 ) -> MicroCheck:
     """The TFLM verdict for one TFLite file; ``features``: normalized check utterances (the
-    first ``CHECK_UTTERANCES`` are used); ``output_length``: frames to keep per utterance."""
+    first ``CHECK_UTTERANCES`` are used), or float PCM samples in [-1, 1] when ``stream`` is an
+    audio-in stream spec; ``output_length``: frames to keep per utterance (feature frames in,
+    posterior frames out; required for audio-in)."""
     path = Path(path)
     flash = path.stat().st_size
     ops = model_ops(path)
@@ -226,6 +233,14 @@ def check_artifact(
         why = "dynamic tensor shapes (TFLM plans a fixed arena and cannot resize)"
         return MicroCheck(False, (), reason=why, **base)
     feats = list(features[:CHECK_UTTERANCES])
+    audio = stream.audio if stream is not None else None
+    if audio is not None and output_length is None:
+        raise ValueError("an audio-in stream needs output_length")
+    # Posterior frames per utterance: for PCM, the model's rule on the frames the samples make.
+    needs = [
+        (output_length(audio.num_frames(len(x)) if audio else len(x)) if output_length else None)
+        for x in feats
+    ]
     with tempfile.TemporaryDirectory(prefix="edge-asr-micro-") as tmp:
         np.savez(Path(tmp) / "features.npz", **{f"f{i}": f for i, f in enumerate(feats)})
         request = {
@@ -233,6 +248,7 @@ def check_artifact(
             "features": str(Path(tmp) / "features.npz"),
             "stream": stream.to_dict() if stream else None,
             "out": str(Path(tmp) / "probs.npz"),
+            "lengths": needs if audio is not None else None,
         }
         try:
             proc = subprocess.run(
@@ -251,9 +267,9 @@ def check_artifact(
         with np.load(Path(tmp) / "probs.npz") as data:
             micro = [data[f"p{i}"] for i in range(len(feats))]
     agree = []
-    for f, p in zip(feats, micro, strict=True):
-        n = output_length(len(f)) if output_length else len(p)
-        ref = _litert_posteriors(path, stream, f)[:n]
+    for x, p, need in zip(feats, micro, needs, strict=True):
+        n = need if need is not None else len(p)
+        ref = _litert_posteriors(path, stream, x, need)[:n]
         agree.append(_greedy(p[:n]) == _greedy(ref))
     return MicroCheck(
         True,
@@ -284,15 +300,17 @@ def _failure(proc: subprocess.CompletedProcess[str], result: dict, base: dict) -
 
 
 def with_micro(entry: ArtifactEntry, bundle: Path, checks: Any, model: Any) -> ArtifactEntry:
-    """``entry`` with its ``micro`` check when it is a feature-input TFLite artifact that passed
-    the gate (the hook ``converters.convert`` calls once per finalized entry); ``model``: the
-    converted model (its ``output_length`` trims the streamed posteriors)."""
+    """``entry`` with its ``micro`` check when it is a TFLite artifact that passed the gate
+    (the hook ``converters.convert`` calls once per finalized entry): feature-input ones get
+    the check utterances' features, audio-in ones their PCM samples; ``model``: the converted
+    model (its ``output_length`` trims the streamed posteriors)."""
     import dataclasses
 
-    if entry.format != "tflite" or not entry.passed or entry.audio is not None:
+    if entry.format != "tflite" or not entry.passed:
         return entry
     length = getattr(model, "output_length", None)
-    micro = check_artifact(bundle / entry.file, entry.stream, checks.features, length)
+    inputs = checks.features if entry.audio is None else (checks.audio or [])
+    micro = check_artifact(bundle / entry.file, entry.stream, inputs, length)
     return dataclasses.replace(entry, micro=micro)
 
 

@@ -1,12 +1,14 @@
 """TensorFlow Lite Micro checks (converters/micro.py): every TFLite entry of a bundle carries
-``micro``; streaming float and full-integer graphs (int8 I/O included) run in TFLM with a
-searched arena; offline graphs and hybrid int8 are reported incompatible, naming the op."""
+``micro``, audio-in ones included; streaming float and full-integer graphs (int8 I/O included,
+and audio-in ones fed PCM chunks) run in TFLM with a searched arena; offline graphs and hybrid
+int8 are reported incompatible, naming the op."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("tflite_micro", reason="tflite-micro (dev extra) is not installed")
@@ -21,7 +23,7 @@ def _entries(bundle: Path) -> dict[str, dict]:
 def test_every_tflite_entry_has_a_micro_verdict(tiny_bundle: Path):
     entries = _entries(tiny_bundle)
     for name, entry in entries.items():
-        if entry["format"] != "tflite" or entry["audio"]:  # audio-in: not checked in TFLM yet
+        if entry["format"] != "tflite":
             assert "micro" not in entry, name
             continue
         micro = entry["micro"]
@@ -35,6 +37,15 @@ def test_every_tflite_entry_has_a_micro_verdict(tiny_bundle: Path):
     assert offline["unsupported_ops"] and offline["reason"], offline  # named, not a crash
     hybrid = entries["tflite-int8-dynamic"]["micro"]
     assert not hybrid["compatible"], hybrid
+    # Audio-in: the offline PCM graph has dynamic shapes and ops TFLM lacks, named; the hybrid
+    # streaming one is refused for what it is, not crashed on.
+    audio = entries["tflite-fp32-audio"]["micro"]
+    assert not audio["compatible"] and not audio["static_shapes"], audio
+    ops = audio["unsupported_ops"]
+    assert ops and all(op in audio["reason"] for op in ops), audio
+    audio_hybrid = entries["tflite-int8-dynamic-audio-stream"]["micro"]
+    assert not audio_hybrid["compatible"] and audio_hybrid["static_shapes"], audio_hybrid
+    assert "hybrid" in audio_hybrid["reason"], audio_hybrid
 
 
 def test_arena_search_finds_the_smallest_arena(tiny_bundle: Path):
@@ -101,3 +112,20 @@ def test_int16x8_is_a_gated_variant(tiny_corpus: Path, feature_config, tmp_path)
     audio = entries["tflite-int16x8-full-audio-stream"]
     assert audio["parity"]["passed"] and audio["audio"]["sample_rate"] > 0
     assert "acoustic model: all kernels int8" in audio["quantized_weights"]
+    # TFLM runs the float front end joined to the 16x8 model, fed PCM chunks and states; its
+    # float front-end buffers make the arena bigger than the feature-input graph's.
+    audio_micro = audio["micro"]
+    assert audio_micro["compatible"] and audio_micro["static_shapes"], audio_micro
+    assert audio_micro["arena_bytes"] > micro["arena_bytes"] > 0, (audio_micro, micro)
+    assert audio_micro["decode_agreement"] >= 0.5, audio_micro
+
+
+def test_audio_stream_needs_output_length(tiny_bundle: Path):
+    """PCM in, posterior frames out: without the length rule the check cannot trim, and says so."""
+    from converters.micro import check_artifact
+    from runtime.bundle import Bundle
+
+    arts = {a.name: a for a in Bundle.load(tiny_bundle).artifacts}
+    art = arts["tflite-int8-dynamic-audio-stream"]
+    with pytest.raises(ValueError, match="output_length"):
+        check_artifact(tiny_bundle / art.file, art.stream, [np.zeros(16000, np.float32)])

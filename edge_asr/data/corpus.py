@@ -47,7 +47,7 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +105,8 @@ PITCH = (30, 70)
 PIPER_LENGTH = (0.75, 1.5)  # ~ espeak's 140-220 wpm spread (duration is ~75 + 255 x scale)
 PIPER_NOISE = (0.4, 0.9)
 PIPER_NOISE_W = (0.5, 1.0)
+# Piper's one speaker (F0 ~90 Hz) made many: pitch -3..+8 semitones, formant warp to 1.18.
+PIPER_SPEAKERS = {"p_pitch": 0.8, "semitones": (-3.0, 8.0), "p_formant": 0.8, "alpha": (0.9, 1.18)}
 LEVEL_DB = (-32.0, -16.0)  # active-speech level of the finished utterance, dBFS
 # Sentences are dealt from one stream in this repeating pattern (no sentence in two splits).
 _DEAL = ("test", "valid", *["train"] * 18)
@@ -123,7 +125,7 @@ class CorpusConfig:
     hours: float
     seed: int = 0
     noise_fraction: float = 0.6
-    snr: tuple[float, float] = (5.0, 30.0)
+    snr: tuple[float, float] = (8.0, 30.0)
     engines: tuple[str, ...] = ENGINES
     piper_share: float = 0.35
     realism: float = 0.75
@@ -157,14 +159,18 @@ class CorpusConfig:
         d["engines"] = list(self.engines)
         return d
 
-    def acoustics(self) -> acoustics.Realism:
-        """The degradation chain: ``realism`` of the utterances go through room/noise/channel/
-        codec stages, ``noise_fraction`` of those get noise at ``snr``; every utterance gets a
-        speaker transform (tempo, maybe pitch and formants) and a level."""
-        return acoustics.Realism(
+    def acoustics(self, engine: str = "espeak") -> acoustics.Realism:
+        """The degradation chain for ``engine``'s utterances: ``realism`` of them go through
+        room/noise/channel/codec stages, ``noise_fraction`` of those get noise at ``snr``; all
+        get a speaker transform (tempo, maybe pitch and formants) and a level. Piper has one
+        speaker, so its pitch and formants move more often and further (up to a higher voice)."""
+        chain = acoustics.Realism(
             clean=1.0 - self.realism, p_noise=self.noise_fraction, snr_db=self.snr,
             level_db=LEVEL_DB,
         )  # fmt: skip
+        if engine == "piper":
+            chain = replace(chain, **PIPER_SPEAKERS)
+        return chain
 
     def split_seconds(self) -> dict[str, float]:
         """Target seconds per split: 90/5/5, but valid and test get up to 5 minutes (or 15 %)."""
@@ -311,7 +317,9 @@ def _babble_source(spec: UtteranceSpec) -> acoustics.BabbleSource:
     return talker
 
 
-def render(spec: UtteranceSpec, realism: acoustics.Realism) -> tuple[np.ndarray, dict[str, Any]]:
+def render(
+    spec: UtteranceSpec, realism: dict[str, acoustics.Realism]
+) -> tuple[np.ndarray, dict[str, Any]]:
     """The finished 16 kHz float32 utterance (empty if the engine produced nothing) and what
     the acoustics chain applied to it (manifest fields)."""
     speech = _speech(spec)
@@ -319,7 +327,8 @@ def render(spec: UtteranceSpec, realism: acoustics.Realism) -> tuple[np.ndarray,
         return speech, {}
     rng = np.random.default_rng(spec.seed)
     x = espeak.pad_with_floor(speech, SAMPLE_RATE, rng)
-    return acoustics.degrade(x, SAMPLE_RATE, rng, realism, babble=_babble_source(spec))
+    chain = realism[spec.engine]
+    return acoustics.degrade(x, SAMPLE_RATE, rng, chain, babble=_babble_source(spec))
 
 
 def _worker_init(engines: tuple[str, ...]) -> None:
@@ -329,7 +338,7 @@ def _worker_init(engines: tuple[str, ...]) -> None:
 
 
 def _render_to_file(
-    spec: UtteranceSpec, realism: acoustics.Realism, root: str
+    spec: UtteranceSpec, realism: dict[str, acoustics.Realism], root: str
 ) -> tuple[int, dict[str, Any]]:
     """Worker task: render and write ``spec``'s WAV; returns its sample count (0: skipped) and
     what was applied."""
@@ -405,9 +414,13 @@ class _Builder:
     """Runs the pool and keeps, per split, the shortest prefix reaching the target seconds."""
 
     def __init__(
-        self, out: Path, realism: acoustics.Realism, executor: ProcessPoolExecutor, jobs: int,
+        self,
+        out: Path,
+        realism: dict[str, acoustics.Realism],
+        executor: ProcessPoolExecutor,
+        jobs: int,
         progress,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.out = out
         self.realism = realism
         self.executor = executor
@@ -513,7 +526,8 @@ def build_corpus(
 
                 progress = make_progress()
             estimate = sum(max(1, round(t / _MEAN_SECONDS)) for t in targets.values())
-            builder = _Builder(out, config.acoustics(), executor, jobs, progress)
+            chains = {engine: config.acoustics(engine) for engine in engines}
+            builder = _Builder(out, chains, executor, jobs, progress)
             with progress if progress is not None else contextlib.nullcontext():
                 if progress is not None:
                     builder.task = progress.add_task("corpus", total=estimate, info="")
@@ -554,7 +568,10 @@ def build_corpus(
         "utterances": sum(s["utterances"] for s in splits.values()),
         "splits": splits,
         "test_only_variants": sorted(TEST_ONLY_VARIANTS),
-        "acoustics": {"version": acoustics.AUGMENT_VERSION, **asdict(config.acoustics())},
+        "acoustics": {
+            "version": acoustics.AUGMENT_VERSION,
+            **{engine: asdict(config.acoustics(engine)) for engine in engines},
+        },
         "manifests": manifests,
         "jobs": jobs,
         "elapsed_seconds": round(time.perf_counter() - started, 2),

@@ -42,9 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--snr",
         type=float,
         nargs=2,
-        default=(5.0, 30.0),
+        default=(8.0, 30.0),
         metavar=("LOW", "HIGH"),
-        help="signal-to-noise range in dB (active speech level) of the noise (default 5 30)",
+        help="signal-to-noise range in dB (active speech level) of the noise (default 8 30)",
     )
     p.add_argument(
         "--engines",

@@ -156,6 +156,54 @@ def _counted(results: Iterator, on_done: Callable[[int], None] | None) -> Iterat
 # --- the loader ------------------------------------------------------------------------------
 
 
+@dataclass
+class Rows:
+    """A manifest's rows that pass the row-level policy, before any audio is read."""
+
+    name: str  # the manifest's file name (for "NAME line N" messages)
+    wanted: list[tuple[int, Utterance, str]]  # (manifest line, row, normalized text)
+    skipped: Skipped
+    strict: bool = False
+
+    def reject(self, reason: str, where: str, detail: str = "") -> None:
+        """Skip and count one row, or raise under ``strict``."""
+        if self.strict:
+            raise ManifestError(f"{where}: {reason}" + (f": {detail}" if detail else ""))
+        self.skipped.add(reason, where, detail)
+
+
+def usable_rows(
+    manifest: str | os.PathLike,
+    *,
+    limit: int | None = None,
+    skip: int = 0,
+    strict: bool = False,
+    need_text: bool = True,
+    shard: tuple[int, int] = (0, 1),
+) -> Rows:
+    """The row-level half of ``load_set``: bad rows and rows without text skipped and counted.
+
+    ``shard=(k, n)`` keeps every n-th row from the k-th (after ``skip``/``limit``), so n
+    training workers split a manifest into disjoint parts that cover it, each counting only
+    its own bad rows.
+    """
+    name = Path(manifest).name
+    rows = manifest_rows(manifest)[skip : None if limit is None else skip + limit]
+    index, count = shard
+    rows = rows[index::count]
+    result = Rows(name, [], Skipped(total=len(rows)), strict)
+    for number, row in rows:
+        if isinstance(row, str):
+            result.reject(row, f"{name} line {number}")
+            continue
+        text = normalize_text(row.text)
+        if need_text and not text:
+            result.reject(NO_TEXT, f"{name} line {number}", repr(row.text))
+            continue
+        result.wanted.append((number, row, text))
+    return result
+
+
 def load_set(
     manifest: str | os.PathLike,
     config: FeatureConfig,
@@ -168,40 +216,23 @@ def load_set(
     progress: str | None = None,
     need_text: bool = True,
 ) -> LoadedSet:
-    """Read ``manifest`` and featurize its audio with ``config``.
+    """Read ``manifest`` and featurize its audio with ``config``, all in memory.
 
     ``skip``/``limit`` select manifest rows (bad ones included) before any audio is read.
     Features are normalized with the config's stats when it has them and ``normalize`` is
-    True, else raw (training fits its stats on those). ``need_text`` skips rows whose text has
-    no valid symbol. ``progress`` is a progress bar's description (None: no bar). Raises a
-    ManifestError when the first bad row is met under ``strict``, or when no row is usable.
+    True, else raw. ``need_text`` skips rows whose text has no valid symbol. ``progress`` is a
+    progress bar's description (None: no bar). Raises a ManifestError when the first bad row
+    is met under ``strict``, or when no row is usable. Training streams through a disk cache
+    instead (``edge_asr.train.feature_cache``); this is for the small sets the other commands
+    read.
     """
     from edge_asr.progress import make_progress
 
-    name = Path(manifest).name
-    rows = manifest_rows(manifest)[skip : None if limit is None else skip + limit]
-    skipped = Skipped(total=len(rows))
-
-    def reject(reason: str, where: str, detail: str = "") -> None:
-        if strict:
-            raise ManifestError(f"{where}: {reason}" + (f": {detail}" if detail else ""))
-        skipped.add(reason, where, detail)
-
-    wanted: list[tuple[int, Utterance, str]] = []
-    for number, row in rows:
-        if isinstance(row, str):
-            reject(row, f"{name} line {number}")
-            continue
-        text = normalize_text(row.text)
-        if need_text and not text:
-            reject(NO_TEXT, f"{name} line {number}", repr(row.text))
-            continue
-        wanted.append((number, row, text))
-
+    rows = usable_rows(manifest, limit=limit, skip=skip, strict=strict, need_text=need_text)
     features_config = config if normalize else config.without_stats()
-    paths = [str(u.path) for _, u, _ in wanted]
-    seconds = sum(u.duration for _, u, _ in wanted)
-    loaded = LoadedSet([], [], [], skipped)
+    paths = [str(u.path) for _, u, _ in rows.wanted]
+    seconds = sum(u.duration for _, u, _ in rows.wanted)
+    loaded = LoadedSet([], [], [], rows.skipped)
     with make_progress(transient=True, disable=progress is None) as bar:
         task = bar.add_task(progress or "", total=len(paths), info="")
 
@@ -209,14 +240,14 @@ def load_set(
             bar.advance(task, n)
 
         for i, feats, reason, detail in extract_all(paths, features_config, jobs, seconds, done):
-            number, utt, text = wanted[i]
+            number, utt, text = rows.wanted[i]
             if feats is None:
-                reject(reason or BAD_AUDIO, f"{name} line {number}", detail or paths[i])
+                rows.reject(reason or BAD_AUDIO, f"{rows.name} line {number}", detail or paths[i])
                 continue
             loaded.utterances.append(utt)
             loaded.texts.append(text)
             loaded.features.append(feats)
             loaded.lines.append(number)
     if not loaded.utterances:
-        raise ManifestError(f"no usable utterances in {manifest}: {skipped.why()}")
+        raise ManifestError(f"no usable utterances in {manifest}: {rows.skipped.why()}")
     return loaded

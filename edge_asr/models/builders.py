@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import keras
@@ -262,3 +263,21 @@ def final_model_streaming(input_dim: int, **params: Any) -> keras.Model:
     """The streamable (unidirectional) ``final_model``: the default deployable model."""
     defaults = {"units": 256}
     return final_model(input_dim, **{**defaults, **params, "bidirectional": False})
+
+
+#: Sizes of ``final_model_micro``, measured with ``bench/micro_preset.py`` (13 MFCCs): its
+#: ``tflite-int8-full-stream`` artifact is 243,672 B of flash with an 89,856 B TFLM arena
+#: (filters 96 / units 128 is 307,560 B: over the 256 KB budget).
+MICRO_DEFAULTS: dict[str, Any] = {"filters": 64, "kernel_size": 21, "conv_stride": 3, "units": 112}
+
+
+def final_model_micro(input_dim: int, **params: Any) -> keras.Model:
+    """``final_model_streaming`` sized for microcontrollers: int8 <= 256 KB flash, TFLM arena
+    <= 128 KB (with MFCC features; Conv1D 64x21 stride 3, 2x GRU 112, 0.21 M parameters).
+
+    The same layers and streaming rules as ``final_model_streaming``, only smaller defaults, so
+    every converter and runtime path that handles that model handles this one.
+    """
+    model = final_model(input_dim, **{**MICRO_DEFAULTS, **params, "bidirectional": False})
+    attach_metadata(model, dataclasses.replace(model.meta, name="final_model_micro"))
+    return model

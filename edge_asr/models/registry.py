@@ -18,6 +18,7 @@ REGISTRY: dict[str, Callable[..., keras.Model]] = {
     "bidirectional_rnn_model": builders.bidirectional_rnn_model,
     "final_model": builders.final_model,
     "final_model_streaming": builders.final_model_streaming,
+    "final_model_micro": builders.final_model_micro,
 }
 DEFAULT_MODEL = "final_model_streaming"
 

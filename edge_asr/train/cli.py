@@ -49,8 +49,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="train a CTC acoustic model into a model directory",
         description="Train a Keras acoustic model with CTC loss. Writes DIR/model.keras (best "
         "validation CER), model.json, features.json, labels.json, train_log.csv and "
-        "checkpoint.npz (for --resume). Bad manifest rows and unreadable audio are skipped "
-        "and counted (one line each on stderr) unless --strict.",
+        "checkpoint.npz (for --resume). Features are computed once into a disk cache "
+        "(--cache) and reused while the audio and feature settings are unchanged. Bad "
+        "manifest rows and unreadable audio are skipped and counted (one line each on "
+        "stderr) unless --strict.",
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -154,10 +156,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="feature extraction processes (default %(default)s)",
     )
     p.add_argument(
+        "--cache",
+        type=Path,
+        metavar="DIR",
+        help="feature cache folder: features are computed once, kept there and memory-mapped "
+        "(default: .edge-asr-cache beside the --train manifest)",
+    )
+    p.add_argument(
         "--cache-dtype",
         choices=["float16", "float32"],
         default="float16",
-        help="in-memory feature cache precision (default %(default)s)",
+        help="precision of the cached training features (default %(default)s; validation: float32)",
     )
     p.add_argument(
         "--steps-per-epoch",
@@ -209,6 +218,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
         threads=args.threads,
         jobs=args.jobs,
         cache_dtype=args.cache_dtype,
+        cache=args.cache,
         resume=args.resume,
         overwrite=args.overwrite,
         steps_per_epoch=args.steps_per_epoch,

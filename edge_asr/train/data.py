@@ -1,9 +1,10 @@
-"""Training data: features computed once and cached in memory, and length-bucketed batches.
+"""Training data: examples backed by the disk feature cache, and length-bucketed batches.
 
-Features are extracted once per run by ``edge_asr.data.loading.load_set`` (the seed recomputed
-them every epoch, which on 2 cores costs more than the model). On top of that loader's policy
-(bad rows and bad audio skipped and counted), training also skips utterances too short for
-their transcript under CTC: one broken file in a large corpus should not cost an hour.
+Features are extracted once into ``edge_asr.train.feature_cache`` (the seed recomputed them
+every epoch, which on 2 cores costs more than the model) and read back per batch, so memory
+does not grow with the corpus. On top of the loader's policy (bad rows and bad audio skipped
+and counted), training also skips utterances too short for their transcript under CTC: one
+broken file in a large corpus should not cost an hour.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from typing import Any
 import numpy as np
 
 from edge_asr.batching import pad_features
-from edge_asr.data.loading import LoadedSet
 from runtime.text import text_to_int
 
 TOO_SHORT = "too short for its transcript"
@@ -24,12 +24,24 @@ TOO_SHORT = "too short for its transcript"
 
 @dataclass
 class Example:
-    """One utterance ready for training: normalized features, label indices, its source."""
+    """One utterance ready for training: its labels and where its normalized features lie.
 
-    features: np.ndarray  # (T, D) float16 or float32, normalized
+    ``features`` maps them from the cache on every access (cheap), so a list of examples
+    holds no feature data.
+    """
+
+    source: Any  # edge_asr.train.feature_cache.FeatureSet
+    item: int  # index in ``source``
+    length: int  # feature frames
     labels: np.ndarray  # (L,) int32
     path: str
     text: str  # normalized (what the labels spell)
+    line: int  # manifest line
+
+    @property
+    def features(self) -> np.ndarray:
+        """(T, D) normalized features, a view of a memory map."""
+        return self.source.features(self.item)
 
 
 def ctc_min_frames(labels: Sequence[int]) -> int:
@@ -39,44 +51,19 @@ def ctc_min_frames(labels: Sequence[int]) -> int:
     return len(labels) + repeats
 
 
-def fit_and_normalize(raw: list[np.ndarray], config: Any, dtype: Any = np.float16) -> Any:
-    """Fit mean/std on ``raw`` (the training set) and normalize the list IN PLACE to ``dtype``.
-
-    Returns the config with stats. In place so a few hours of float32 features are never held
-    twice. The formula is the runtime's (``extract`` on a config with stats), so the device
-    sees exactly what training saw.
-    """
-    from runtime.features import fit_stats
-
-    mean, std = fit_stats(raw)
-    stats_config = config.with_stats(mean, std)
-    normalize_all(raw, stats_config, dtype)
-    return stats_config
-
-
-def normalize_all(features: list[np.ndarray], config: Any, dtype: Any = np.float32) -> None:
-    """Apply the config's stats with the runtime's own function, IN PLACE, stored as ``dtype``."""
-    from runtime.features import normalize
-
-    for i, x in enumerate(features):
-        features[i] = normalize(x, config).astype(dtype, copy=False)
-
-
-def make_examples(
-    loaded: LoadedSet, output_length: Callable[[int], int], name: str
-) -> list[Example]:
-    """Pair features with labels, skipping (into ``loaded.skipped``) utterances CTC cannot
-    align: fewer model output frames than their labels need."""
+def make_examples(source: Any, output_length: Callable[[int], int], name: str) -> list[Example]:
+    """Pair a FeatureSet's features with labels, skipping (into ``source.skipped``) utterances
+    CTC cannot align: fewer model output frames than their labels need. Reads no features."""
     examples = []
-    rows = zip(loaded.features, loaded.utterances, loaded.texts, loaded.lines, strict=True)
-    for feats, utt, text, line in rows:
+    rows = zip(source.lengths, source.utterances, source.texts, source.lines, strict=True)
+    for item, (frames, utt, text, line) in enumerate(rows):
         labels = np.asarray(text_to_int(text), np.int32)
-        outputs = output_length(len(feats))
+        outputs = output_length(int(frames))
         if outputs < ctc_min_frames(labels):
-            detail = f"{utt.path}: {len(feats)} frames give {outputs} outputs for {len(labels)}"
-            loaded.skipped.add(TOO_SHORT, f"{name} line {line}", detail + " labels")
+            detail = f"{utt.path}: {frames} frames give {outputs} outputs for {len(labels)}"
+            source.skipped.add(TOO_SHORT, f"{name} line {line}", detail + " labels")
             continue
-        examples.append(Example(feats, labels, str(utt.path), text))
+        examples.append(Example(source, item, int(frames), labels, str(utt.path), text, line))
     return examples
 
 

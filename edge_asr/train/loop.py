@@ -1,8 +1,10 @@
-"""The training run, step by step: plan it (``plan_run``), featurize both splits once
-(``load_data``), build the model (``build_model``), restore a checkpoint (``restore``), then
-``run_epochs`` drives a ``Trainer`` (``edge_asr.train.trainer``) epoch after epoch while Keras
-callbacks (``edge_asr.train.callbacks``) log, checkpoint and decide when to stop, and every
-worker takes each stop decision together (``edge_asr.train.distribute.agreement``).
+"""The training run, step by step: plan it (``plan_run``), set up the strategy, featurize
+both splits once into the disk cache or reuse it (``load_data``; each worker reads its own
+shard of the training rows), build the model (``build_model``), restore a checkpoint
+(``restore``), then ``run_epochs`` drives a ``Trainer`` (``edge_asr.train.trainer``) epoch
+after epoch while Keras callbacks (``edge_asr.train.callbacks``) log, checkpoint and decide
+when to stop, and every worker takes each stop decision together
+(``edge_asr.train.distribute.agreement``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from edge_asr.train.augment import AugmentConfig
-from edge_asr.train.data import Example, fit_and_normalize, make_examples, normalize_all
+from edge_asr.train.data import Example, make_examples
 from runtime.errors import EdgeASRError
 
 CHECKPOINT = "checkpoint.npz"
@@ -48,7 +50,8 @@ class TrainConfig:
     strategy: str | None = None  # None | "mirrored" | "multiworker"
     threads: tuple[int, int] = (2, 1)  # TF intra-op, inter-op
     jobs: int = 2  # feature extraction processes
-    cache_dtype: str = "float16"
+    cache_dtype: str = "float16"  # training features on disk (validation: float32)
+    cache: Path | None = None  # feature cache folder; None: beside the training manifest
     resume: bool = False
     overwrite: bool = False
     steps_per_epoch: int | None = None  # cap (tests and quick demos)
@@ -66,6 +69,10 @@ class TrainResult:
     skipped: dict[str, int]
     feature_seconds: float
     train_seconds: float
+    train_lines: list[int] = field(default_factory=list)  # manifest lines this worker read
+    cache: Path | None = None  # the training features' cache entry
+    cache_built: bool = False  # featurized in this run (False: reused)
+    model: Any = None  # the trained Keras model in memory (last weights, not the best)
 
 
 def _say(msg: str) -> None:
@@ -147,40 +154,48 @@ def plan_run(config: TrainConfig) -> Plan:
     return Plan(config.model or "final_model_streaming", params, features, False)
 
 
-def load_data(config: TrainConfig, plan: Plan) -> tuple[Any, Any, Any]:
-    """(FeatureConfig with stats, train LoadedSet, valid LoadedSet), features normalized.
+def load_data(
+    config: TrainConfig,
+    plan: Plan,
+    shard: tuple[int, int] = (0, 1),
+    gather: Any = None,
+) -> tuple[Any, Any, Any]:
+    """(FeatureConfig with stats, train FeatureSet, valid FeatureSet) from the disk cache.
 
-    Both splits are read raw; the stats are fitted on train (or come from the resumed run),
-    then applied in place: train stored as ``cache_dtype``, valid as float32.
+    Train: this worker's ``shard`` of rows, normalized with stats fitted on the whole training
+    set (streamed; every worker's moments through ``gather``) or, resuming, the model's own,
+    stored as ``cache_dtype``. Valid: all of it, with those stats, as float32 (what
+    ``edge-asr evaluate`` computes).
     """
-    from edge_asr.data.loading import load_set
+    from edge_asr.train.feature_cache import cached_set, default_cache_dir
 
-    sets = [
-        load_set(
-            manifest,
-            plan.features,
-            jobs=config.jobs,
-            normalize=False,
-            strict=config.strict,
-            progress=f"features {split}" if config.progress else None,
-        )
-        for split, manifest in (("train", config.train_manifest), ("valid", config.valid_manifest))
-    ]
-    train_set, valid_set = sets
-    dtype = np.dtype(config.cache_dtype)
-    if plan.resuming:
-        features = plan.features
-        normalize_all(train_set.features, features, dtype)
-    else:
-        features = fit_and_normalize(train_set.features, plan.features, dtype)
-    normalize_all(valid_set.features, features, np.float32)
+    cache = Path(config.cache) if config.cache else default_cache_dir(config.train_manifest)
+    common = dict(jobs=config.jobs, strict=config.strict)
+    bar = (lambda split: f"features {split}") if config.progress else (lambda split: None)
+    train_set = cached_set(
+        config.train_manifest,
+        plan.features,
+        cache,
+        fit=not plan.resuming,
+        dtype=config.cache_dtype,
+        shard=shard,
+        gather=gather,
+        progress=bar("train"),
+        **common,
+    )
+    features = train_set.config
+    valid_set = cached_set(
+        config.valid_manifest, features, cache, dtype=np.float32, progress=bar("valid"), **common
+    )
+    for split, got in (("train", train_set), ("valid", valid_set)):
+        how = f"built in {got.build_seconds:.1f} s" if got.built else "reused"
+        _say(f"features {split}: {len(got)} utterances, {got.nbytes / 1e6:.1f} MB cache {how}")
     return features, train_set, valid_set
 
 
 def examples_of(loaded: Any, model: Any, manifest: Path, split: str) -> list[Example]:
     """A split's examples (dropping what CTC cannot align), or an error when none is left."""
     examples = make_examples(loaded, model.output_length, Path(manifest).name)
-    loaded.features = []  # the examples hold them now
     if not examples:
         why = loaded.skipped.why()
         raise EdgeASRError(f"no usable {split} utterances in {manifest}: {why}")
@@ -335,18 +350,29 @@ def train(config: TrainConfig) -> TrainResult:
     """Train a model into ``config.out`` (a model directory, see docs/formats.md)."""
     t0 = time.monotonic()
     plan = plan_run(config)
-    features, train_set, valid_set = load_data(config, plan)
-    feature_seconds = time.monotonic() - t0
 
     import tensorflow as tf
 
-    from edge_asr.train.distribute import configure_threads, is_chief, make_strategy
+    from edge_asr.train.distribute import (
+        configure_threads,
+        is_chief,
+        make_gather,
+        make_strategy,
+        num_workers,
+        worker_index,
+    )
     from edge_asr.train.trainer import Trainer
     from runtime.formats import Labels, ModelDir
 
+    # The strategy first: workers featurize their own shards and pool the stats' moments.
     configure_threads(tf, config.threads)
     strategy = make_strategy(tf, config.strategy)
     chief = is_chief(strategy)
+    workers = num_workers(strategy)
+    gather = make_gather(tf, strategy)
+    shard = (worker_index(strategy), workers)
+    features, train_set, valid_set = load_data(config, plan, shard, gather)
+    feature_seconds = time.monotonic() - t0
     model, optimizer = build_model(config, plan, features.dim, strategy)
     train_ex = examples_of(train_set, model, config.train_manifest, "train")
     valid_ex = examples_of(valid_set, model, config.valid_manifest, "valid")
@@ -355,12 +381,13 @@ def train(config: TrainConfig) -> TrainResult:
     if chief:
         ModelDir(out, model.meta, features, Labels.default()).write()
     state, log = restore(config, strategy, model, optimizer)
-    trainer = Trainer(config, tf, strategy, model, optimizer, train_ex)
+    trainer = Trainer(config, tf, strategy, model, optimizer, train_ex, gather, workers)
     fitted = run_epochs(trainer, valid_ex, state, log, chief, n_skipped)
     best = fitted.best
+    where = f"model in {out}" if chief else f"worker {shard[0]} of {workers}: the chief writes"
     _say(
         f"stopped ({fitted.reason}): best val_cer {best['best_cer']:.3f} at epoch "
-        f"{best['best_epoch']}; {n_skipped} utterances skipped; model in {out}"
+        f"{best['best_epoch']}; {n_skipped} utterances skipped; {where}"
     )
     return TrainResult(
         out=out,
@@ -371,4 +398,8 @@ def train(config: TrainConfig) -> TrainResult:
         skipped=dict(train_set.skipped.counts + valid_set.skipped.counts),
         feature_seconds=feature_seconds,
         train_seconds=fitted.seconds,
+        train_lines=[e.line for e in train_ex],
+        cache=train_set.folder,
+        cache_built=train_set.built,
+        model=model,
     )

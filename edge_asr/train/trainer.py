@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from edge_asr.train.loop import TrainConfig
 
 _LOSS_GROUP = 64  # validation utterances per CTC-loss call (padding is masked: exact)
+_VALID_CHUNK = 512  # validation utterances featurized and decoded together
 
 
 def ctc_loss(tf: Any, labels: Any, label_len: Any, logits: Any, logit_len: Any) -> Any:
@@ -37,13 +38,16 @@ def ctc_loss(tf: Any, labels: Any, label_len: Any, logits: Any, logit_len: Any) 
     )
 
 
-def validation_scores(model: Any, examples: list[Example], batch_size: int) -> tuple:
+def validation_scores(
+    model: Any, examples: list[Example], batch_size: int, chunk: int = _VALID_CHUNK
+) -> tuple:
     """(mean CTC loss, CER, WER) of ``model`` on ``examples``.
 
     Posteriors come from ``keras_posteriors`` (the one Keras inference path, batched when the
     model is causal), transcripts from the runtime's greedy decoder, and the loss from the same
     log posteriors (log-softmax of log-probabilities is themselves), so validation scores what
-    ``edge-asr evaluate`` and a device would.
+    ``edge-asr evaluate`` and a device would. Utterances go through ``chunk`` at a time
+    (shortest first), so neither their features nor their posteriors are all held at once.
     """
     import tensorflow as tf
 
@@ -53,27 +57,37 @@ def validation_scores(model: Any, examples: list[Example], batch_size: int) -> t
     from runtime.decoding import greedy_decode, to_log_probs
     from runtime.text import int_to_text
 
-    posteriors = keras_posteriors(model, [e.features for e in examples], batch_size)
-    log_probs = [to_log_probs(p) for p in posteriors]
-    hyps = [int_to_text(greedy_decode(lp)) for lp in log_probs]
+    order = sorted(range(len(examples)), key=lambda i: examples[i].length)
+    hyps: list[str] = [""] * len(examples)
     losses: list[float] = []
-    for group in length_sorted_groups([len(lp) for lp in log_probs], _LOSS_GROUP):
-        labels = [examples[i].labels for i in group]
-        loss = ctc_loss(
-            tf,
-            pad_labels(labels),
-            np.array([len(y) for y in labels], np.int32),
-            pad_features([log_probs[i] for i in group]),
-            np.array([len(log_probs[i]) for i in group], np.int32),
-        )
-        losses.extend(loss.numpy().tolist())
+    for begin in range(0, len(order), chunk):
+        part = [examples[i] for i in order[begin : begin + chunk]]
+        posteriors = keras_posteriors(model, [e.features for e in part], batch_size)
+        log_probs = [to_log_probs(p) for p in posteriors]
+        for i, lp in zip(order[begin : begin + chunk], log_probs, strict=True):
+            hyps[i] = int_to_text(greedy_decode(lp))
+        for group in length_sorted_groups([len(lp) for lp in log_probs], _LOSS_GROUP):
+            labels = [part[i].labels for i in group]
+            loss = ctc_loss(
+                tf,
+                pad_labels(labels),
+                np.array([len(y) for y in labels], np.int32),
+                pad_features([log_probs[i] for i in group]),
+                np.array([len(log_probs[i]) for i in group], np.int32),
+            )
+            losses.extend(loss.numpy().tolist())
     refs = [e.text for e in examples]
     return float(np.mean(losses)), cer(refs, hyps), wer(refs, hyps)
 
 
 class Trainer:
     """One model's CTC steps under a strategy: the traced step, each epoch's batches and
-    distributed dataset, and one epoch's run with its callbacks."""
+    distributed dataset, and one epoch's run with its callbacks.
+
+    ``examples`` are this worker's shard; ``gather`` (``distribute.make_gather``) lets the
+    workers agree on the steps per epoch (the fewest any of them has), since every step is an
+    all-reduce that all must join.
+    """
 
     def __init__(
         self,
@@ -83,6 +97,8 @@ class Trainer:
         model: Any,
         optimizer: Any,
         examples: list[Example],
+        gather: Any = None,
+        workers: int = 1,
     ) -> None:
         from edge_asr.models.twin import inference_twin
 
@@ -91,9 +107,19 @@ class Trainer:
         with strategy.scope():
             self.logits_net, self.has_logits = inference_twin(model, logits=True)
         self.replicas = strategy.num_replicas_in_sync
-        self.lengths = [len(e.features) for e in examples]
+        self.local_replicas = max(1, self.replicas // workers)
+        self.lengths = [e.length for e in examples]
         self.min_outputs = [ctc_min_frames(e.labels) for e in examples]
-        self.steps = len(self.epoch_batches(1)) // self.replicas
+        own = len(self.epoch_batches(1, cap=False)) // self.local_replicas
+        steps = int(gather(np.array([own])).min()) if gather else own
+        if steps == 0:
+            raise EdgeASRError(
+                f"a worker has fewer batches than its {self.local_replicas} replicas"
+            )
+        if config.steps_per_epoch:
+            steps = min(steps, config.steps_per_epoch)
+        self.steps = steps
+        self.gather = gather if workers > 1 else None
         self._step = None  # traced once, on the first dataset's element spec (no retracing)
 
     def _replica_step(self, x: Any, y: Any, out_len: Any, lab_len: Any) -> tuple[Any, Any]:
@@ -115,28 +141,24 @@ class Trainer:
         reduce = self.strategy.reduce
         return reduce(sum_, total, axis=None), reduce(sum_, count, axis=None)
 
-    def epoch_batches(self, epoch: int) -> list[np.ndarray]:
-        """This epoch's index batches: bucketed, short-to-long first under SortaGrad, a
-        multiple of the replica count, capped by ``steps_per_epoch``."""
+    def epoch_batches(self, epoch: int, cap: bool = True) -> list[np.ndarray]:
+        """This worker's index batches for ``epoch``: bucketed, short-to-long first under
+        SortaGrad, ``steps`` per local replica (``cap=False``: all whole rounds)."""
         config = self.config
         rng = np.random.default_rng([config.seed, epoch])
         first = epoch == 1 and config.sortagrad
         batches = bucket_batches(self.lengths, config.batch_size, rng, shuffle=not first)
-        usable = len(batches) - len(batches) % self.replicas
-        if usable == 0:
-            raise EdgeASRError(f"fewer batches ({len(batches)}) than replicas ({self.replicas})")
-        batches = batches[:usable]
-        if config.steps_per_epoch:
-            batches = batches[: config.steps_per_epoch * self.replicas]
-        return batches
+        if not cap:
+            return batches[: len(batches) - len(batches) % self.local_replicas]
+        return batches[: self.steps * self.local_replicas]
 
     def dataset(self, epoch: int, batches: list[np.ndarray]) -> Any:
         """The epoch's augmented, padded batches as a distributed dataset (one input pipeline
-        per worker, each with its own seeded augmentation)."""
+        per worker over its own shard, each with its own seeded augmentation)."""
         tf, config, ex = self.tf, self.config, self.examples
         aug = config.augment or NO_AUGMENT
         rule = self.model.output_length
-        dim = ex[0].features.shape[1]
+        dim = ex[0].source.config.dim
         signature = (
             tf.TensorSpec((None, None, dim), tf.float32),
             tf.TensorSpec((None, None), tf.int32),
@@ -145,7 +167,7 @@ class Trainer:
         )
 
         def dataset_fn(ctx: Any) -> Any:
-            mine = batches[ctx.input_pipeline_id :: ctx.num_input_pipelines]
+            mine = batches  # this worker's own shard already
             rng = np.random.default_rng([config.seed, epoch, ctx.input_pipeline_id, 1])
 
             def gen() -> Any:
@@ -160,8 +182,30 @@ class Trainer:
 
         return self.strategy.distribute_datasets_from_function(dataset_fn)
 
+    def average_statistics(self) -> None:
+        """Set every non-trainable weight (BatchNorm's moving mean and variance) to its mean
+        over the workers: each worker's moving averages saw only its own shard's batches, and
+        the workers must validate, checkpoint and end with the same model."""
+        if self.gather is None:
+            return
+        variables = self.model.non_trainable_variables
+        if not variables:
+            return
+        values = [np.asarray(v.numpy()) for v in variables]
+        mean = self.gather(np.concatenate([v.ravel() for v in values])).mean(axis=0)
+        begin = 0
+        for var, value in zip(variables, values, strict=True):
+            part = mean[begin : begin + value.size].reshape(value.shape)
+            var.assign(part.astype(value.dtype))
+            begin += value.size
+
     def run_epoch(self, epoch: int, callbacks: Any, agree: Any, budget: bool) -> tuple:
         """(mean training loss, stopped by the time budget) of one epoch."""
+        result = self._run_epoch(epoch, callbacks, agree, budget)
+        self.average_statistics()
+        return result
+
+    def _run_epoch(self, epoch: int, callbacks: Any, agree: Any, budget: bool) -> tuple:
         from edge_asr.progress import make_progress
 
         dataset = self.dataset(epoch, self.epoch_batches(epoch))
