@@ -17,6 +17,7 @@ numpy, ``runtime`` and the ``tflite-micro`` wheel.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -136,7 +137,7 @@ def _info(d: dict[str, Any], name: str) -> dict[str, Any]:
             "quantization": quant}  # fmt: skip
 
 
-def _loads(path: str, arena: int, feeds: dict[str, np.ndarray] | None) -> bool:
+def _try_load(path: str, arena: int, feeds: dict[str, np.ndarray] | None) -> bool:
     try:
         backend = MicroBackend(path, arena)
         if feeds is not None:
@@ -144,6 +145,29 @@ def _loads(path: str, arena: int, feeds: dict[str, np.ndarray] | None) -> bool:
         return True
     except (RuntimeError, ValueError, BackendError):
         return False
+
+
+def _loads(path: str, arena: int, feeds: dict[str, np.ndarray] | None) -> bool:
+    """Does the model allocate (and run once) in an ``arena``-byte arena? Tried in a forked
+    process: TFLM's Python interpreter can segfault on a too-small arena instead of failing
+    (measured: "Failed to allocate tail memory" then SIGSEGV, 16x8 at 64 KB), which would end
+    the whole search; a crash there just means "too small"."""
+    if not hasattr(os, "fork"):
+        return _try_load(path, arena, feeds)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (the forked child)
+        import faulthandler
+
+        faulthandler.disable()  # an expected crash here is a verdict, not a traceback to print
+        ok = False
+        try:
+            ok = _try_load(path, arena, feeds)
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
 
 
 def smallest_arena(path: str, feeds: dict[str, np.ndarray]) -> int:

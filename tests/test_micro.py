@@ -109,6 +109,7 @@ def test_int16x8_is_a_gated_variant(tiny_corpus: Path, feature_config, tmp_path)
     assert stream["inputs"][0]["dtype"] == "float32"
     micro = stream["micro"]
     assert micro["compatible"] and micro["static_shapes"] and micro["arena_bytes"] > 0, micro
+    _too_small_arenas_fail_without_crashing(tmp_path / "bundle" / stream["file"], micro)
     audio = entries["tflite-int16x8-full-audio-stream"]
     assert audio["parity"]["passed"] and audio["audio"]["sample_rate"] > 0
     assert "acoustic model: all kernels int8" in audio["quantized_weights"]
@@ -129,3 +130,16 @@ def test_audio_stream_needs_output_length(tiny_bundle: Path):
     art = arts["tflite-int8-dynamic-audio-stream"]
     with pytest.raises(ValueError, match="output_length"):
         check_artifact(tiny_bundle / art.file, art.stream, [np.zeros(16000, np.float32)])
+
+
+def _too_small_arenas_fail_without_crashing(path: Path, micro: dict) -> None:
+    """TFLM's interpreter can segfault on a too-small arena (measured on a trained 16x8 model
+    at 64 KB); each probe runs forked, so a crash reads as "too small" and this process lives."""
+    from converters.micro import ARENA_STEP, MicroBackend, _loads
+
+    probe = MicroBackend(str(path), 4 << 20)
+    feeds = {t["name"]: np.zeros(t["shape"], np.float32) for t in probe.inputs}
+    arena = micro["arena_bytes"]
+    for size in (ARENA_STEP, 1024, arena // 4, arena // 2, arena - ARENA_STEP):
+        assert not _loads(str(path), size, feeds), size
+    assert _loads(str(path), arena, feeds)

@@ -15,6 +15,7 @@ import ctypes
 import ctypes.util
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -151,16 +152,19 @@ class Synthesizer:
             raise EspeakError(f"espeak-ng failed (code {err}) on {text[:40]!r}")
         return np.concatenate(chunks) if chunks else np.zeros(0, np.int16)
 
-    def _speak_forked(self, text: str, voice: str, rate: int, pitch: int, seed: int) -> np.ndarray:
-        """Speak in a forked child so this process's espeak state stays as it is."""
+    def _forked(self, work: Callable[[], bytes], text: str) -> bytes:
+        """Run ``work`` in a forked child and return its bytes, so this process's espeak state
+        stays as it is (synthesis and phonemization both leave state behind: measured, a
+        sentence spoken after ``espeak_TextToPhonemes`` calls in the same process crashed the
+        synthesizer on 1 in ~250 utterances)."""
         read_fd, write_fd = os.pipe()
         pid = os.fork()
-        if pid == 0:  # child: speak, send b"\0"+pcm or b"\1"+message, exit without cleanup
+        if pid == 0:  # child: send b"\0"+result or b"\1"+message, exit without cleanup
             code = 0
             try:
                 os.close(read_fd)
                 try:
-                    payload = b"\0" + self._speak(text, voice, rate, pitch, seed).tobytes()
+                    payload = b"\0" + work()
                 except BaseException as exc:
                     payload = b"\1" + str(exc).encode("utf-8", "replace")
                 view = memoryview(payload)
@@ -179,7 +183,12 @@ class Synthesizer:
             raise EspeakError(f"espeak-ng crashed (status {status}) on {text[:40]!r}")
         if payload[:1] == b"\1":
             raise EspeakError(payload[1:].decode("utf-8", "replace"))
-        return np.frombuffer(payload[1:], dtype=np.int16)
+        return payload[1:]
+
+    def _speak_forked(self, text: str, voice: str, rate: int, pitch: int, seed: int) -> np.ndarray:
+        """Speak in a forked child so this process's espeak state stays as it is."""
+        pcm = self._forked(lambda: self._speak(text, voice, rate, pitch, seed).tobytes(), text)
+        return np.frombuffer(pcm, dtype=np.int16)
 
     def synthesize(
         self,
@@ -206,37 +215,42 @@ class Synthesizer:
             pcm = speak(text, voice, int(rate), int(pitch), int(seed))
         return pcm.astype(np.float32) / 32768.0, self.sample_rate
 
-    def phonemes(self, text: str, voice: str = "en-us") -> str:
+    def phonemes(self, text: str, voice: str = "en-us", *, isolated: bool | None = None) -> str:
         """IPA phonemes of ``text`` with its clause punctuation, as Piper voices were trained on.
 
         ``espeak_TextToPhonemes`` phonemizes one clause per call and drops the clause's
         punctuation, which Piper voices read as prosody (pauses, question intonation). Like
         piper-phonemize, the terminator is read back from the text just before where espeak
         stopped and re-added (". " "? " "! " ", " ": " "; "; other clause breaks get a space).
-        This runs in this process: it reads dictionaries and touches none of the synthesis state
-        that ``synthesize(isolated=True)`` depends on (measured: bitwise equal output after it).
+        ``isolated`` (default: where ``os.fork`` exists) runs it in a forked child like
+        ``synthesize``: in this process it leaves state that later crashed forked synthesis.
         """
+        if isolated is None:
+            isolated = hasattr(os, "fork")
+        with self._lock:
+            if not isolated:
+                return self._phonemes(text, voice)
+            return self._forked(lambda: self._phonemes(text, voice).encode(), text).decode()
+
+    def _phonemes(self, text: str, voice: str) -> str:
         text = text.replace("\0", " ")  # a NUL would end the C string early
         data = text.encode("utf-8")
         buffer = ctypes.create_string_buffer(data)
         start = ctypes.addressof(buffer)
         pointer = ctypes.c_void_p(start)
         parts: list[str] = []
-        with self._lock:
-            if self._lib.espeak_SetVoiceByName(voice.encode()) != 0:
-                raise EspeakError(f"espeak-ng has no voice {voice!r}")
-            while pointer.value is not None:
-                raw = self._lib.espeak_TextToPhonemes(
-                    ctypes.byref(pointer), _CHARS_UTF8, _PHONEMES_IPA
-                )
-                clause = (raw or b"").decode("utf-8", "replace").strip()
-                # espeak stops one (UTF-8) character into the next clause, or at the end: NULL.
-                if pointer.value is None:
-                    before = text
-                else:
-                    before = data[: pointer.value - start].decode("utf-8", "ignore")[:-1]
-                terminator = before.rstrip()[-1:]
-                parts.append(clause + _CLAUSE_ENDS.get(terminator, " "))
+        if self._lib.espeak_SetVoiceByName(voice.encode()) != 0:
+            raise EspeakError(f"espeak-ng has no voice {voice!r}")
+        while pointer.value is not None:
+            raw = self._lib.espeak_TextToPhonemes(ctypes.byref(pointer), _CHARS_UTF8, _PHONEMES_IPA)
+            clause = (raw or b"").decode("utf-8", "replace").strip()
+            # espeak stops one (UTF-8) character into the next clause, or at the end: NULL.
+            if pointer.value is None:
+                before = text
+            else:
+                before = data[: pointer.value - start].decode("utf-8", "ignore")[:-1]
+            terminator = before.rstrip()[-1:]
+            parts.append(clause + _CLAUSE_ENDS.get(terminator, " "))
         return " ".join("".join(parts).split()) if parts else ""
 
 
@@ -264,9 +278,9 @@ def synthesize(
     return get_synthesizer().synthesize(text, voice, rate, pitch, seed=seed, isolated=isolated)
 
 
-def phonemes(text: str, voice: str = "en-us") -> str:
+def phonemes(text: str, voice: str = "en-us", *, isolated: bool | None = None) -> str:
     """IPA phonemes of ``text`` from the process's synthesizer (see ``Synthesizer.phonemes``)."""
-    return get_synthesizer().phonemes(text, voice)
+    return get_synthesizer().phonemes(text, voice, isolated=isolated)
 
 
 def trim_silence(samples: np.ndarray, threshold: float = 1e-3) -> np.ndarray:

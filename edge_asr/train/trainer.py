@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from edge_asr.train.loop import TrainConfig
 
 _LOSS_GROUP = 64  # validation utterances per CTC-loss call (padding is masked: exact)
-_VALID_CHUNK = 512  # validation utterances featurized and decoded together
+_VALID_CHUNK = 128  # validation utterances mapped and decoded together (a multiple of 16)
 
 
 def ctc_loss(tf: Any, labels: Any, label_len: Any, logits: Any, logit_len: Any) -> Any:
