@@ -26,8 +26,10 @@ def evaluate_model_dir(
     batch_size: int = 16,
     strict: bool = False,
     progress: bool = True,
+    where: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Totals and per-utterance results (file, reference, hypothesis, cer, wer) as a dict."""
+    """Totals and per-utterance results (file, reference, hypothesis, cer, wer) as a dict;
+    ``where`` scores only the rows whose fields match (e.g. ``{"engine": "piper"}``)."""
     from edge_asr.data.loading import load_set
     from edge_asr.inference import greedy_texts, keras_posteriors
     from edge_asr.metrics import cer, char_errors, wer, word_errors
@@ -36,7 +38,11 @@ def evaluate_model_dir(
     model, folder = load_model_dir(model_dir)
     start = time.monotonic()
     loaded = load_set(
-        manifest, folder.features, strict=strict, progress="features" if progress else None
+        manifest,
+        folder.features,
+        strict=strict,
+        progress="features" if progress else None,
+        where=where,
     )
     hyps = greedy_texts(
         keras_posteriors(model, loaded.features, batch_size=batch_size), folder.labels
@@ -56,6 +62,7 @@ def evaluate_model_dir(
         "model_dir": str(model_dir),
         "model": folder.meta.name,
         "manifest": str(manifest),
+        "where": where or {},
         "cer": cer(refs, hyps),
         "wer": wer(refs, hyps),
         "utterances": len(rows),
@@ -80,6 +87,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("model_dir", type=Path, metavar="DIR", help="model directory (edge-asr train)")
     p.add_argument("--manifest", required=True, type=Path, help="JSON-lines manifest to score")
+    p.add_argument(
+        "--where",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="score only rows whose manifest field equals VALUE, e.g. engine=piper or "
+        "voice=en-us+m3 (repeatable: all must match)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object to stdout")
     p.add_argument(
         "--out",
@@ -110,18 +125,26 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from edge_asr.data.manifest import parse_where
     from runtime.fileio import write_json
 
+    where = parse_where(args.where)
     report = evaluate_model_dir(
-        args.model_dir, args.manifest, args.batch_size, args.strict, progress=not args.quiet
+        args.model_dir,
+        args.manifest,
+        args.batch_size,
+        args.strict,
+        progress=not args.quiet,
+        where=where,
     )
     if args.out:
         write_json(args.out, report)
     if args.json:
         print(json.dumps(report))
         return 0
+    only = "".join(f" [{k}={v}]" for k, v in where.items())
     print(
-        f"{report['model']} on {report['manifest']}: CER {report['cer']:.4f}  "
+        f"{report['model']} on {report['manifest']}{only}: CER {report['cer']:.4f}  "
         f"WER {report['wer']:.4f}  ({report['utterances']} utterances, "
         f"{report['skipped']} skipped)"
     )

@@ -88,6 +88,24 @@ def test_evaluate_cli_json(model_dir: Path, tiny_corpus: Path, tmp_path: Path) -
     assert report["wer"] == pytest.approx(wer(refs, hyps))
     assert 0.0 <= report["cer"] <= 1.5
     assert all(Path(r["file"]).exists() for r in rows)
+    # --where narrows to one engine's rows; a filter matching nothing is one line, exit 2
+    engine = json.loads(manifest.read_text().splitlines()[0])["engine"]
+    only = _cli(
+        "evaluate", str(model_dir), "--manifest", str(manifest), "--json", "--where",
+        f"engine={engine}",
+    )  # fmt: skip
+    assert only.returncode == 0, only.stderr
+    narrowed = json.loads(only.stdout)
+    assert narrowed["where"] == {"engine": engine}
+    assert [r["file"] for r in narrowed["results"]] == [
+        str(tiny_corpus / json.loads(line)["audio_filepath"])
+        for line in manifest.read_text().splitlines()
+        if json.loads(line)["engine"] == engine
+    ]
+    for bad, why in (("engine=nobody", "no row has engine=nobody"), ("engine", "FIELD=VALUE")):
+        proc = _cli("evaluate", str(model_dir), "--manifest", str(manifest), "--where", bad)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1 and why in lines[0], proc.stderr
 
 
 def test_evaluate_matches_training_validation(model_dir: Path, tiny_corpus: Path) -> None:

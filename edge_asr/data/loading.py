@@ -16,7 +16,7 @@ import multiprocessing
 import os
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -180,15 +180,17 @@ def usable_rows(
     strict: bool = False,
     need_text: bool = True,
     shard: tuple[int, int] = (0, 1),
+    where: Mapping[str, str] | None = None,
 ) -> Rows:
     """The row-level half of ``load_set``: bad rows and rows without text skipped and counted.
 
     ``shard=(k, n)`` keeps every n-th row from the k-th (after ``skip``/``limit``), so n
     training workers split a manifest into disjoint parts that cover it, each counting only
-    its own bad rows.
+    its own bad rows. ``where`` keeps the rows whose extra fields match (``--where
+    engine=piper``), before ``skip``/``limit``.
     """
     name = Path(manifest).name
-    rows = manifest_rows(manifest)[skip : None if limit is None else skip + limit]
+    rows = manifest_rows(manifest, where)[skip : None if limit is None else skip + limit]
     index, count = shard
     rows = rows[index::count]
     result = Rows(name, [], Skipped(total=len(rows)), strict)
@@ -215,6 +217,7 @@ def load_set(
     strict: bool = False,
     progress: str | None = None,
     need_text: bool = True,
+    where: Mapping[str, str] | None = None,
 ) -> LoadedSet:
     """Read ``manifest`` and featurize its audio with ``config``, all in memory.
 
@@ -228,7 +231,9 @@ def load_set(
     """
     from edge_asr.progress import make_progress
 
-    rows = usable_rows(manifest, limit=limit, skip=skip, strict=strict, need_text=need_text)
+    rows = usable_rows(
+        manifest, limit=limit, skip=skip, strict=strict, need_text=need_text, where=where
+    )
     features_config = config if normalize else config.without_stats()
     paths = [str(u.path) for _, u, _ in rows.wanted]
     seconds = sum(u.duration for _, u, _ in rows.wanted)
