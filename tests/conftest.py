@@ -61,10 +61,15 @@ def randomize_weights(model, seed: int = 0, scales: bool = True):
 
 def make_model_dir(root: Path, name: str, features, seed: int = 0, **params) -> Path:
     """A model directory (docs/formats.md) with random weights and randomized BatchNorm;
-    ``params`` override the builder's test sizes (``ARCHS``)."""
+    ``params`` override the builder's test sizes (``ARCHS``). The initializers are seeded too,
+    so a model is the same whatever ran before it in the session (a gate verdict on a random
+    model must reproduce when the test runs alone)."""
+    import keras
+
     from edge_asr.models import build, save_model
     from runtime.formats import Labels, ModelDir
 
+    keras.utils.set_random_seed(seed)
     model = build(name, input_dim=features.dim, **{**ARCHS[name], **params})
     randomize_weights(model, seed)
     folder = ModelDir(root / name, model.meta, features, Labels.default())
