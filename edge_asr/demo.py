@@ -40,8 +40,11 @@ RECIPE = (
     "--lr-schedule", "cosine",
     "--batch-size", "16",
 )  # fmt: skip
+# The gate checks the whole valid split (~104 utterances of the 1 h corpus): on 60, one int8
+# variant of the mixed-corpus model measured delta_cer +0.0055 (11 characters), on all of them
+# +0.004: the bound is 0.005, so a smaller sample is too coarse to judge it.
 FULL = Plan(
-    hours=1.0, train_minutes=9.0, epochs=200, targets="all", check_utterances=60, train_args=RECIPE
+    hours=1.0, train_minutes=9.0, epochs=200, targets="all", check_utterances=120, train_args=RECIPE
 )
 QUICK = Plan(
     hours=0.03,
