@@ -105,6 +105,7 @@ def test_tflite_runtime_214_runs_the_per_tensor_int8_variant(
     per-channel hybrid int8 (FULLY_CONNECTED version 12); the int8-dynamic-per-tensor variant
     (v9) loads and transcribes there like LiteRT. Host only: no emulation needed."""
     from converters.convert import Options, convert_model_dir, load_utterances, resolve_targets
+    from converters.tolerances import parse_overrides
     from edge_asr.targets.compare import Staged, compare, ensure_host_tflite_runtime, run_host
     from tests.conftest import make_model_dir
 
@@ -116,7 +117,12 @@ def test_tflite_runtime_214_runs_the_per_tensor_int8_variant(
     model_dir = make_model_dir(tmp_path, "final_model_streaming", feature_config, units=32)
     check = load_utterances(tiny_corpus / "valid.jsonl", feature_config, 4)
     names = ["tflite-int8-dynamic", "tflite-int8-dynamic-per-tensor"]
-    options = Options(targets=resolve_targets([",".join(names)]), long_seconds=4.0)
+    # What is tested is which interpreter loads the files, not int8 accuracy of a random model
+    # on 4 utterances: the gate's quality bounds are off here (tests/test_parity_gate.py).
+    lenient = parse_overrides(["*:delta_cer=none", "*:decode_agreement=none"])
+    options = Options(
+        targets=resolve_targets([",".join(names)]), long_seconds=4.0, tolerance=lenient
+    )
     outcome = convert_model_dir(model_dir, tmp_path / "bundle", check, None, options)
     assert not outcome.failed, outcome.failed
     staged = Staged(tmp_path, "", _wavs(tiny_corpus, 2), [])
