@@ -105,6 +105,11 @@ def train_and_score(args: argparse.Namespace, corpus: Path, train_on: str) -> di
     return result
 
 
+def held_out(train_on: str, split: str) -> bool:
+    """Is ``split`` ("valid", "test espeak", ...) the test split of an engine not trained on?"""
+    return split.startswith("test ") and train_on not in ("all", split.split()[-1])
+
+
 def report(args: argparse.Namespace, corpus_s: float, result: dict) -> None:
     print(f"\ntrained on: {result['train_on']}; validation CER / training time")
     print(f"{'epoch':>5} {'min':>6} {'loss':>8} {'val_loss':>8} {'val_cer':>8} {'val_wer':>8}")
@@ -121,11 +126,7 @@ def report(args: argparse.Namespace, corpus_s: float, result: dict) -> None:
         f"{result['train_cpu_min']:.1f} min; load average {lo:.1f} -> {hi:.1f}"
     )
     for split, s in result["scores"].items():
-        held = (
-            ""
-            if result["train_on"] in ("all", split.split()[-1]) or split == "valid"
-            else ("  (engine held out of training)")
-        )
+        held = "  (engine held out of training)" if held_out(result["train_on"], split) else ""
         print(
             f"final {split:12}: CER {s['cer']:.4f}  WER {s['wer']:.4f}  "
             f"({s['utterances']} utterances){held}"
@@ -165,10 +166,7 @@ def main() -> int:
         print(f"{result['train_on']:12} {cells}")
     for result in results:
         own = result["scores"].get("test espeak")
-        held = [
-            s for k, s in result["scores"].items()
-            if k.startswith("test ") and result["train_on"] not in ("all", k.split()[-1])
-        ]  # fmt: skip
+        held = [s for k, s in result["scores"].items() if held_out(result["train_on"], k)]
         if own is not None and result["train_on"] in ("espeak", "all"):
             print(f"bar (espeak test CER <= 0.20), trained on {result['train_on']}: "
                   f"{'PASS' if own['cer'] <= 0.20 else 'FAIL'} ({own['cer']:.3f})")  # fmt: skip
